@@ -1,0 +1,70 @@
+"""The Flask application factory: the only place that wires things together."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Any, Mapping
+
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from server.config import INSTANCE_DIR, load_config
+from server.extensions import db, migrate
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    settings = load_config(config)
+    app = Flask(__name__, instance_path=str(INSTANCE_DIR))
+    app.config.update(settings.as_flask())
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _instance_secret()
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"connect_args": {"timeout": 30}})
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"))
+    _import_models()
+
+    from server.http import errors
+
+    errors.register(app)
+
+    from server.collect.api import bp as central_api
+    from server.collect.openrosa_api import bp as openrosa
+
+    app.register_blueprint(openrosa)
+    app.register_blueprint(central_api)
+
+    from server import cli
+
+    cli.register(app)
+    return app
+
+
+def _import_models() -> None:
+    # Every model module, so that Alembic and relationships see the whole schema.
+    import server.accounts.models  # noqa: F401
+    import server.collect.models  # noqa: F401
+    import server.units.models  # noqa: F401
+
+
+def _instance_secret() -> str:
+    """A per-installation secret kept under instance/ when SECRET_KEY is not set (embedded mode)."""
+    path = INSTANCE_DIR / "secret_key"
+    if not path.exists():
+        INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
+    """SQLite: enforce foreign keys and let readers work during writes."""
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()

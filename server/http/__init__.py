@@ -1,0 +1,1 @@
+"""HTTP plumbing shared by every blueprint: auth, transactions, error writers."""

@@ -1,0 +1,47 @@
+"""The two error writers: JSON (ODK Central's shape) and OpenRosa XML. Chosen per request."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, g, jsonify, request
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from server.errors import Problem
+from server.i18n import request_language
+from sync import responses
+
+log = logging.getLogger(__name__)
+OPENROSA_HEADERS = {"X-OpenRosa-Version": "1.0"}
+
+
+def problem_response(problem: Problem) -> Response:
+    lang = request_language()
+    if g.get("protocol") == "openrosa":
+        response = Response(responses.error(problem.message(lang)), status=problem.status,
+                            content_type="text/xml; charset=utf-8", headers=OPENROSA_HEADERS)
+        return response
+    body = {"message": problem.message(lang), "code": problem.code, "details": problem.details or None}
+    if lang == "vi":
+        body["messageEn"] = problem.message("en")
+    response = jsonify(body)
+    response.status_code = problem.status
+    return response
+
+
+def register(app: Flask) -> None:
+    app.register_error_handler(Problem, problem_response)
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def too_large(_: RequestEntityTooLarge) -> Response:
+        return problem_response(Problem("too_large", limit=app.config["MAX_CONTENT_LENGTH"]))
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Response:
+        if error.code == 404:
+            return problem_response(Problem("not_found", what=request.path))
+        if error.code == 405:
+            return problem_response(Problem("invalid_input", detail=f"phương thức / method {request.method}"))
+        if error.code and error.code < 500:
+            return problem_response(Problem("invalid_input", detail=error.description or str(error.code)))
+        return error
