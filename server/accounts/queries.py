@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from server.accounts.models import Actor, FieldKey, ScopeGrant, Session, User
 from server.extensions import db
@@ -19,7 +20,8 @@ def session_by_token_hash(token_sha256: str) -> Session | None:
 
 
 def field_key_by_token_hash(token_sha256: str) -> FieldKey | None:
-    return db.session.scalar(select(FieldKey).where(FieldKey.token_sha256 == token_sha256))
+    return db.session.scalar(select(FieldKey).options(joinedload(FieldKey.actor))
+                             .where(FieldKey.token_sha256 == token_sha256))
 
 
 def field_keys_of_project(project_id: int) -> list[FieldKey]:

@@ -28,15 +28,10 @@ def blob_store() -> LocalDiskStore:
     return LocalDiskStore(current_app.config["BLOB_DIR"], fsync=current_app.config["BLOB_FSYNC"])
 
 
-def store_blob(data: bytes, content_type: str | None = None) -> Blob:
-    """Bytes to the store, then a Blob row (shared by identical content)."""
+def store_blob(data: bytes, content_type: str | None = None) -> int:
+    """Bytes to the store, then a Blob row (shared by identical content); returns the blob's id."""
     stored: StoredBlob = blob_store().put(data)
-    blob = queries.blob_by_sha(stored.sha256)
-    if blob is None:
-        blob = Blob(sha256=stored.sha256, md5=stored.md5, size=stored.size, content_type=content_type)
-        db.session.add(blob)
-        db.session.flush()
-    return blob
+    return queries.upsert_blob(stored.sha256, stored.md5, stored.size, content_type)
 
 
 _INFO_CACHE: dict[tuple[int, str], XFormInfo] = {}
@@ -92,7 +87,7 @@ def create_draft(project: Project, body: bytes, content_type: str, by: Actor | N
     draft = FormDef(form_id=form.id, version=info.version, name=info.title, xml=xml,
                     md5=hashlib.md5(xml, usedforsecurity=False).hexdigest(),
                     sha256=hashlib.sha256(xml).hexdigest(),
-                    xlsx_blob_id=store_blob(xlsx, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet").id
+                    xlsx_blob_id=store_blob(xlsx, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
                     if xlsx else None)
     carried = {a.name: a.blob_id for a in previous.attachments} if previous else {}
     draft.attachments = [FormAttachment(name=name, kind=_attachment_kind(name), blob_id=carried.get(name),
@@ -123,7 +118,7 @@ def set_draft_attachment(form: Form, name: str, data: bytes, content_type: str |
     attachment = queries.form_attachment(draft.id, name)
     if attachment is None:
         raise Problem("not_found", what=f"attachment {name}")
-    attachment.blob_id = store_blob(data, content_type).id
+    attachment.blob_id = store_blob(data, content_type)
     attachment.updated_at = utcnow()
     audit("form.attachment.update", by, "form", form.id, {"name": name})
     return attachment
@@ -140,7 +135,7 @@ def fill_generated_attachments(form: Form, generate: Callable[[], dict[str, byte
     generated = generate()
     for attachment in missing:
         if attachment.name in generated:
-            attachment.blob_id = store_blob(generated[attachment.name], "text/csv").id
+            attachment.blob_id = store_blob(generated[attachment.name], "text/csv")
             attachment.updated_at = utcnow()
 
 

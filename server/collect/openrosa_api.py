@@ -12,8 +12,8 @@ from forms.openrosa import FormListEntry, ManifestFile, form_list_xml, manifest_
 from server.accounts.services import Caller
 from server.collect import queries
 from server.collect.forms_service import read_blob
-from server.collect.models import Form, Project
-from server.collect.submissions_service import Upload, ingest, parse
+from server.collect.models import Form
+from server.collect.submissions_service import Upload, check_uploads, ingest, parse
 from server.errors import Problem
 from server.http import transaction
 from server.http.auth import current_caller, device_caller
@@ -43,15 +43,17 @@ def _caller() -> Caller:
     return device_caller(g.token) if g.token is not None else current_caller()
 
 
-def _project(project_id: int, caller: Caller) -> Project:
-    project = queries.project(project_id)
-    if project is None:
-        raise Problem("not_found", what=f"project {project_id}")
-    key = g.get("field_key")
-    if key is not None and key.project_id != project_id:
-        raise Problem("forbidden")
+def _project(project_id: int, caller: Caller) -> int:
+    """The project id once the caller may use it (an app user's key names its project)."""
     caller.require("form.read")
-    return project
+    key = g.get("field_key")
+    if key is not None:
+        if key.project_id != project_id:
+            raise Problem("forbidden")
+        return project_id
+    if queries.project(project_id) is None:
+        raise Problem("not_found", what=f"project {project_id}")
+    return project_id
 
 
 def _require_openrosa_version() -> None:
@@ -59,19 +61,20 @@ def _require_openrosa_version() -> None:
         raise Problem("openrosa_version")
 
 
-def _visible_forms(project: Project, caller: Caller) -> list[Form]:
-    forms = [f for f in queries.forms(project.id) if f.current_def is not None]
+def _visible_forms(project_id: int, caller: Caller) -> list[Form]:
+    forms = [f for f in queries.forms(project_id) if f.current_def is not None]
     if caller.role == "field_key":
         assigned = queries.assigned_form_ids(caller.actor.id)
         forms = [f for f in forms if f.id in assigned]
     return forms
 
 
-def _form(project: Project, caller: Caller, xml_form_id: str) -> Form:
-    for form in _visible_forms(project, caller):
-        if form.xml_form_id == xml_form_id:
-            return form
-    raise Problem("form_not_found", form_id=xml_form_id)
+def _form(project_id: int, caller: Caller, xml_form_id: str) -> Form:
+    form = queries.visible_form(project_id, xml_form_id,
+                                caller.actor.id if caller.role == "field_key" else None)
+    if form is None:
+        raise Problem("form_not_found", form_id=xml_form_id)
+    return form
 
 
 def _url(endpoint: str, **values: object) -> str:
@@ -88,10 +91,10 @@ def _xml(body: bytes, status: int = 200) -> Response:
 def form_list(project_id: int) -> Response:
     _require_openrosa_version()
     caller = _caller()
-    project = _project(project_id, caller)
+    _project(project_id, caller)
     wanted = request.args.get("formID")
     entries = []
-    for form in _visible_forms(project, caller):
+    for form in _visible_forms(project_id, caller):
         if form.state != "open" or (wanted and form.xml_form_id != wanted):
             continue
         current = form.current_def
@@ -149,7 +152,7 @@ def submission_head(project_id: int) -> Response:
 def submission(project_id: int) -> Response:
     _require_openrosa_version()
     caller = _caller()
-    project = _project(project_id, caller)
+    _project(project_id, caller)
     caller.require("submission.create")
     if not request.mimetype.startswith("multipart/"):
         raise Problem("not_multipart")
@@ -160,10 +163,11 @@ def submission(project_id: int) -> Response:
     uploads = [Upload(name=storage.filename or field, data=storage.read(), content_type=storage.mimetype)
                for field, storage in request.files.items(multi=True) if field != "xml_submission_file"]
     parsed = parse(xml)
+    check_uploads(uploads)
     device_id = request.args.get("deviceID")
 
     def work() -> Response:
-        form = _form(project, caller, parsed.form_id)
+        form = _form(project_id, caller, parsed.form_id)
         ingest(form, xml, uploads, caller, device_id=device_id, parsed=parsed)
         headers = dict(OPENROSA_HEADERS)
         headers["X-OpenRosa-Accept-Content-Length"] = str(current_app.config["MAX_CONTENT_LENGTH"])

@@ -3,10 +3,14 @@ from __future__ import annotations
 import zlib
 
 from sqlalchemy import Select, func, or_, select, text
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import joinedload
 
 from server.collect.models import (Blob, Form, FormAssignment, FormAttachment, FormDef, Project,
                                    Submission, SubmissionAttachment, SubmissionDef)
 from server.extensions import db
+from server.timeutil import utcnow
 
 
 def project(project_id: int) -> Project | None:
@@ -96,3 +100,33 @@ def lock_instance(form_id: int, instance_id: str) -> None:
         return
     key = zlib.crc32(f"{form_id}:{instance_id}".encode())
     db.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+
+
+def visible_form(project_id: int, xml_form_id: str, assigned_to: int | None) -> Form | None:
+    """A published form of the project, with its current version loaded; for an app user
+    (``assigned_to``) only if the form is assigned to them. One round trip on the ingest path."""
+    query = (select(Form).options(joinedload(Form.current_def))
+             .where(Form.project_id == project_id, Form.xml_form_id == xml_form_id,
+                    Form.deleted_at.is_(None), Form.current_def_id.is_not(None)))
+    if assigned_to is not None:
+        query = query.join(FormAssignment, (FormAssignment.form_id == Form.id)
+                           & (FormAssignment.actor_id == assigned_to))
+    return db.session.scalar(query)
+
+
+def defs_by_instances(form_id: int, instance_ids: list[str]) -> dict[str, SubmissionDef]:
+    rows = db.session.scalars(select(SubmissionDef).options(joinedload(SubmissionDef.submission))
+                              .where(SubmissionDef.form_id == form_id, SubmissionDef.instance_id.in_(instance_ids)))
+    return {row.instance_id: row for row in rows}
+
+
+def upsert_blob(sha256: str, md5: str, size: int, content_type: str | None) -> int:
+    """The blob's id, inserting it unless the same content is already known (safe under races)."""
+    values = {"sha256": sha256, "md5": md5, "size": size, "content_type": content_type, "created_at": utcnow()}
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(Blob).values(**values).on_conflict_do_nothing(index_elements=["sha256"]).returning(Blob.id)
+    blob_id = db.session.scalar(statement)
+    if blob_id is None:
+        blob_id = db.session.scalar(select(Blob.id).where(Blob.sha256 == sha256))
+    return blob_id

@@ -1,10 +1,14 @@
-"""Taking submissions in: raw first, then reading, never losing. Never commits."""
+"""Taking submissions in: raw first, then reading, never losing. Never commits.
+
+The ingest path is the busiest in the product (tens of thousands of phones in a review window), so it
+keeps its database round trips few: one look-up of the instance, one insert per row, one audit row.
+"""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 from server.accounts.services import Caller, audit
 from server.collect import queries
@@ -19,7 +23,7 @@ from sync.submission import (Existing, Outcome, ParsedSubmission, SubmissionErro
 log = logging.getLogger(__name__)
 
 # Later stages (classification, matching, geolocation) register here; each gets the stored submission,
-# its new def and the answers, and returns nothing. A failing stage marks the def for attention.
+# its new def and the answers. A failing stage marks the def for attention and never loses it.
 Stage = Callable[[Submission, SubmissionDef, dict], None]
 STAGES: list[tuple[str, Stage]] = []
 
@@ -45,7 +49,17 @@ def parse(xml: bytes) -> ParsedSubmission:
         raise Problem(error.key, **error.details) from error
 
 
+def check_uploads(uploads: list[Upload]) -> None:
+    for upload in uploads:
+        try:
+            check_attachment_name(upload.name)
+        except SubmissionError as error:
+            raise Problem(error.key, **error.details) from error
+
+
 def form_def_for(form: Form, version: str) -> FormDef:
+    if form.current_def is not None and form.current_def.version == version:
+        return form.current_def
     form_def = queries.published_def(form.id, version)
     if form_def is None:
         raise Problem("form_version_not_found", form_id=form.xml_form_id, version=version or "(trống / empty)")
@@ -57,17 +71,13 @@ def ingest(form: Form, xml: bytes, uploads: list[Upload], caller: Caller, device
     parsed = parsed or parse(xml)
     if parsed.form_id != form.xml_form_id:
         raise Problem("form_not_found", form_id=parsed.form_id)
-    for upload in uploads:
-        try:
-            check_attachment_name(upload.name)
-        except SubmissionError as error:
-            raise Problem(error.key, **error.details) from error
+    check_uploads(uploads)
     form_def = form_def_for(form, parsed.version)
     if form.state == "closed":
         raise Problem("form_closed", form_id=form.xml_form_id)
     queries.lock_instance(form.id, parsed.instance_id)
-    same = queries.def_by_instance(form.id, parsed.instance_id)
-    deprecated = queries.def_by_instance(form.id, parsed.deprecated_id) if parsed.deprecated_id else None
+    known = queries.defs_by_instances(form.id, [i for i in (parsed.instance_id, parsed.deprecated_id) if i])
+    same, deprecated = known.get(parsed.instance_id), known.get(parsed.deprecated_id or "")
     existing = Existing(
         same_instance_xml=same.xml if same is not None else None,
         same_instance_deleted=same is not None and same.submission.deleted_at is not None,
@@ -79,16 +89,30 @@ def ingest(form: Form, xml: bytes, uploads: list[Upload], caller: Caller, device
         outcome = decide(xml, parsed, existing)
     except SubmissionError as error:
         raise Problem(error.key, **error.details) from error
-
     if outcome is Outcome.SAME:
-        _attach(same, uploads, caller)
+        added = _attach_later(same, uploads)
+        if added:
+            audit("submission.attachment.update", caller.actor, "submission", same.submission_id,
+                  {"instanceId": same.instance_id, "names": added})
         return IngestResult(same.submission, same, outcome)
+    return _store_version(form, form_def, xml, parsed, uploads, caller, device_id, deprecated, outcome)
 
+
+def _store_version(form: Form, form_def: FormDef, xml: bytes, parsed: ParsedSubmission, uploads: list[Upload],
+                   caller: Caller, device_id: str | None, deprecated: SubmissionDef | None,
+                   outcome: Outcome) -> IngestResult:
+    info = xform_info(form_def)
+    answers, attention = _read(parsed, info.repeat_paths)
+    expected = referenced_files(parsed.root, info.binary_paths)
+    uploaded = {u.name: u for u in uploads if u.name in expected}
+    # Blobs first: every query below this line would otherwise flush half-built rows.
+    blob_ids = {name: store_blob(u.data, u.content_type) for name, u in uploaded.items()}
+    if deprecated is not None:
+        for attachment in deprecated.attachments:
+            blob_ids.setdefault(attachment.name, attachment.blob_id)
     if outcome is Outcome.NEW:
         submission = Submission(form_id=form.id, instance_id=parsed.instance_id, submitter_id=caller.actor.id,
                                 device_id=device_id)
-        db.session.add(submission)
-        db.session.flush()
         action = "submission.create"
     else:
         submission = deprecated.submission
@@ -96,52 +120,51 @@ def ingest(form: Form, xml: bytes, uploads: list[Upload], caller: Caller, device
         submission.review_state = "edited"
         submission.updated_at = utcnow()
         action = "submission.update.version"
-
-    new_def = SubmissionDef(submission_id=submission.id, form_id=form.id, form_def_id=form_def.id,
+    if answers is not None:
+        fields = answers["fields"]
+        submission.village_code = fields.get("village") or submission.village_code
+        submission.commune_code = fields.get("commune") or submission.commune_code
+    new_def = SubmissionDef(submission=submission, form_id=form.id, form_def_id=form_def.id,
                             instance_id=parsed.instance_id, deprecated_id=parsed.deprecated_id,
                             instance_name=parsed.instance_name, xml=xml, current=True,
-                            submitter_id=caller.actor.id)
+                            submitter_id=caller.actor.id, answers=answers, attention=attention,
+                            attachments=[SubmissionAttachment(name=name, blob_id=blob_ids.get(name))
+                                         for name in sorted(expected)])
     db.session.add(new_def)
     db.session.flush()
-    info = xform_info(form_def)
-    expected = referenced_files(parsed.root, info.binary_paths)
-    carried = {a.name: a.blob_id for a in deprecated.attachments} if deprecated is not None else {}
-    for name in sorted(expected):
-        db.session.add(SubmissionAttachment(submission_def_id=new_def.id, name=name, blob_id=carried.get(name)))
-    db.session.flush()
     audit(action, caller.actor, "submission", submission.id,
-          {"instanceId": parsed.instance_id, "form": form.xml_form_id, "deprecatedId": parsed.deprecated_id})
-    _attach(new_def, uploads, caller)
-    _process(submission, new_def, parsed, info.repeat_paths)
+          {"instanceId": parsed.instance_id, "form": form.xml_form_id, "deprecatedId": parsed.deprecated_id,
+           "attachments": sorted(uploaded)})
+    if STAGES and answers is not None:
+        _run_stages(submission, new_def, answers)
     return IngestResult(submission, new_def, outcome)
 
 
-def _attach(submission_def: SubmissionDef, uploads: list[Upload], caller: Caller) -> None:
-    """Store uploaded files that the XML references; others are ignored (OR009)."""
-    for upload in uploads:
-        attachment = queries.submission_attachment(submission_def.id, upload.name)
-        if attachment is None or attachment.blob_id is not None:
-            continue
-        attachment.blob_id = store_blob(upload.data, upload.content_type).id
-        audit("submission.attachment.update", caller.actor, "submission", submission_def.submission_id,
-              {"name": upload.name, "instanceId": submission_def.instance_id})
-    db.session.flush()
+def _read(parsed: ParsedSubmission, repeat_paths: frozenset[str]) -> tuple[dict[str, Any] | None, str | None]:
+    try:
+        return read_answers(parsed.root, repeat_paths), None
+    except Exception as error:  # noqa: BLE001 - the raw XML is kept whatever the reader makes of it
+        log.exception("reading submission %s failed", parsed.instance_id)
+        return None, f"read: {type(error).__name__}: {error}"[:2000]
 
 
-def _process(submission: Submission, submission_def: SubmissionDef, parsed: ParsedSubmission,
-             repeat_paths: frozenset[str]) -> None:
-    """Read the answers and run the later stages; a failure is recorded, never raised."""
-    stage_name = "read"
+def _attach_later(submission_def: SubmissionDef, uploads: list[Upload]) -> list[str]:
+    """OR004: files of a split upload (or a retry) that the stored version still misses."""
+    added = []
+    for attachment in submission_def.attachments:
+        upload = next((u for u in uploads if u.name == attachment.name), None)
+        if upload is not None and attachment.blob_id is None:
+            attachment.blob_id = store_blob(upload.data, upload.content_type)
+            added.append(attachment.name)
+    return added
+
+
+def _run_stages(submission: Submission, submission_def: SubmissionDef, answers: dict[str, Any]) -> None:
+    stage_name = ""
     try:
         with db.session.begin_nested():
-            answers = read_answers(parsed.root, repeat_paths)
-            submission_def.answers = answers
-            fields = answers["fields"]
-            submission.village_code = fields.get("village") or submission.village_code
-            submission.commune_code = fields.get("commune") or submission.commune_code
             for stage_name, stage in STAGES:
                 stage(submission, submission_def, answers)
     except Exception as error:  # noqa: BLE001 - the submission is kept whatever a stage does
         log.exception("processing submission %s failed at %s", submission.instance_id, stage_name)
         submission_def.attention = f"{stage_name}: {type(error).__name__}: {error}"[:2000]
-        db.session.add(submission_def)

@@ -254,6 +254,7 @@ def test_submission__bad_token__403(client, world):
 
 
 def test_submission__every_state_change__audited(app, client, world):
+    device_post(client, world, submission_xml("uuid:a1"), extra={"*isIncomplete*": "yes"})
     device_post(client, world, submission_xml("uuid:a1"), {"house.jpg": b"jpeg"})
     device_post(client, world, submission_xml("uuid:a2", deprecated_id="uuid:a1"))
     with app.app_context():
