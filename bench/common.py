@@ -1,0 +1,81 @@
+"""Shared helpers for benchmarks: a fresh PostgreSQL database, a gunicorn server, a seeded world."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+PG_ADMIN = ["psql", "-q", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-c"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def fresh_postgres(name: str) -> Iterator[str]:
+    database = f"{name}_{os.getpid()}"
+    subprocess.run(PG_ADMIN + [f"DROP DATABASE IF EXISTS {database}"], check=True)
+    subprocess.run(PG_ADMIN + [f"CREATE DATABASE {database}"], check=True)
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{database}"
+    finally:
+        subprocess.run(PG_ADMIN + [f"DROP DATABASE IF EXISTS {database} WITH (FORCE)"], check=False)
+
+
+def bench_config(database_url: str, blob_dir: str) -> dict[str, object]:
+    return {"DATABASE_URL": database_url, "SECRET_KEY": "bench-secret", "BLOB_DIR": blob_dir,
+            "PASSWORD_KDF": "scrypt:1024:8:1"}
+
+
+def migrate(config: dict[str, object]) -> None:
+    from flask_migrate import upgrade
+
+    from server import create_app
+    from server.extensions import db
+
+    app = create_app(config)
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+
+
+@contextmanager
+def gunicorn(config: dict[str, object], workers: int = 4, threads: int = 2) -> Iterator[str]:
+    port = free_port()
+    env = dict(os.environ)
+    env.update({key: str(value) for key, value in config.items()})
+    log = tempfile.NamedTemporaryFile(prefix="gunicorn-", suffix=".log", delete=False)
+    process = subprocess.Popen(
+        [str(ROOT / ".venv/bin/gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
+         "--threads", str(threads), "--worker-class", "gthread", "wsgi:app"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                urllib.request.urlopen(base + "/v1/projects", timeout=1)
+            except urllib.error.HTTPError:
+                break
+            except OSError:
+                time.sleep(0.2)
+        else:
+            raise RuntimeError(f"gunicorn did not start; see {log.name}")
+        yield base
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
