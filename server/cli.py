@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 import segno
 from flask import Flask, current_app
+from flask.cli import AppGroup
 
 from server.accounts import queries as account_queries
 from server.accounts import services as accounts
@@ -63,7 +64,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(demo_group)
 
 
-@click.group("users", help="Web users / Người dùng")
+@click.group("users", cls=AppGroup, help="Web users / Người dùng")
 def users_group() -> None:
     pass
 
@@ -83,7 +84,7 @@ def users_create(email: str, role: str, unit_codes: tuple[str, ...], password: s
     click.echo(f"Đã tạo / created user {user.email} ({user.role}), id {user.actor_id}")
 
 
-@click.group("app-users", help="Device credentials / Tài khoản thiết bị")
+@click.group("app-users", cls=AppGroup, help="Device credentials / Tài khoản thiết bị")
 def app_users_group() -> None:
     pass
 
@@ -117,7 +118,7 @@ def app_users_revoke(actor_id: int) -> None:
     click.echo(f"Đã thu hồi / revoked app user {actor_id}")
 
 
-@click.group("forms", help="Survey forms / Biểu mẫu")
+@click.group("forms", cls=AppGroup, help="Survey forms / Biểu mẫu")
 def forms_group() -> None:
     pass
 
@@ -153,7 +154,7 @@ def forms_publish(paths: tuple[Path, ...], project_id: int) -> None:
             _fail(problem)
 
 
-@click.group("demo", help="Demo province / Dữ liệu mẫu")
+@click.group("demo", cls=AppGroup, help="Demo province / Dữ liệu mẫu")
 def demo_group() -> None:
     pass
 

@@ -141,9 +141,16 @@ def fill_generated_attachments(form: Form, generate: Callable[[], dict[str, byte
 
 def _fingerprint(form_def: FormDef, version_free_xml: bytes) -> str:
     digest = hashlib.sha256(version_free_xml)
-    for attachment in form_def.attachments:
+    for attachment in sorted(form_def.attachments, key=lambda a: a.name):
         digest.update(f"{attachment.name}:{attachment.blob_id}".encode())
     return digest.hexdigest()
+
+
+def _same_as_published(current: FormDef, draft: FormDef) -> bool:
+    """Same content and the same version as written in the XLSForm (the server may have suffixed it)."""
+    same_version = draft.version in ("", current.version) or current.version.startswith(draft.version + "-")
+    return same_version and (_fingerprint(current, set_version(current.xml, ""))
+                             == _fingerprint(draft, set_version(draft.xml, "")))
 
 
 def publish_draft(form: Form, by: Actor | None, version: str | None = None) -> FormDef:
@@ -155,8 +162,7 @@ def publish_draft(form: Form, by: Actor | None, version: str | None = None) -> F
         draft.xml = set_version(draft.xml, version)
         draft.version = version
     current = form.current_def
-    if current is not None and _fingerprint(current, set_version(current.xml, "")) == \
-            _fingerprint(draft, set_version(draft.xml, "")):
+    if current is not None and _same_as_published(current, draft):
         db.session.delete(draft)
         form.draft_def = None
         return current

@@ -77,7 +77,9 @@ def load_demo_province(province_code: str, villages_per_commune: int) -> int:
     province = sources.load_province(province_code)
     records = [UnitRecord(code=province.code, level="province", name=province.name)]
     records += [UnitRecord(code=c.code, level="commune", name=c.name, parent_code=province.code, kind=c.kind,
-                           urban=c.urban, lat=c.lat, lon=c.lon, area_km2=c.area_km2) for c in province.communes]
+                           urban=c.urban, lat=c.lat, lon=c.lon, area_km2=c.area_km2,
+                           legacy_code=" ".join(c.legacy_codes) or None, legacy_scheme=province.legacy_scheme)
+                for c in province.communes]
     records += [UnitRecord(code=a.code, level="area", name=a.name, parent_code=province.code)
                 for a in province.areas]
     records += [UnitRecord(code=v.code, level="village", name=v.name, parent_code=v.commune_code, kind=v.kind,
