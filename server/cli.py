@@ -15,7 +15,8 @@ from server.accounts import queries as account_queries
 from server.accounts import services as accounts
 from server.accounts.device_setup import collect_settings, qr_payload
 from server.accounts.models import ROLES
-from server.collect import forms_service, queries as collect_queries
+from server.collect import forms_service
+from server.collect import queries as collect_queries
 from server.collect.models import FormAssignment, Project
 from server.errors import Problem
 from server.extensions import db

@@ -17,4 +17,4 @@ def error(message: str) -> bytes:
 
 def _response(nature: str, message: str) -> bytes:
     return (f'<OpenRosaResponse xmlns="{RESPONSE_NS}"><message nature="{nature}">{escape(message)}'
-            f"</message></OpenRosaResponse>").encode("utf-8")
+            f"</message></OpenRosaResponse>").encode()

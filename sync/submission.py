@@ -17,8 +17,9 @@ OR009 Attachments that the XML does not reference (in a binary field) are ignore
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 from lxml import etree
 

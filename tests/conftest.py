@@ -4,8 +4,8 @@ a clean database per test, and named personas for every role."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from flask import Flask

@@ -109,7 +109,8 @@ def publish_md(project: Project, md: str, attachments: dict[str, bytes] | None =
 
 def submission_xml(instance_id: str, *, form_id: str = "demo", version: str = "1", head: str = "Nguyễn Văn An",
                    village: str = "07210-01", commune: str = "07210", photo: str = "house.jpg",
-                   deprecated_id: str | None = None, members: tuple[tuple[str, int], ...] = (("Nguyễn Văn An", 1970),)) -> bytes:
+                   deprecated_id: str | None = None,
+                   members: tuple[tuple[str, int], ...] = (("Nguyễn Văn An", 1970),)) -> bytes:
     deprecated = f"<deprecatedID>{deprecated_id}</deprecatedID>" if deprecated_id else ""
     roster = "".join(f"<member><m_name>{n}</m_name><m_birth_year>{y}</m_birth_year></member>" for n, y in members)
     return (f'<data xmlns:jr="http://openrosa.org/javarosa" xmlns:orx="http://openrosa.org/xforms" id="{form_id}" '

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Iterable
+from typing import Any
 
 from flask import current_app
 
@@ -68,7 +69,8 @@ def create_user(email: str, password: str, role: str, unit_codes: Iterable[str],
     codes = _check_units(role, unit_codes)
     actor = Actor(kind="user", display_name=display_name or email)
     actor.scopes = [ScopeGrant(unit_code=c) for c in codes]
-    user = User(email=email, password_hash=tokens.hash_password(password, current_app.config['PASSWORD_KDF']), role=role, actor=actor)
+    password_hash = tokens.hash_password(password, current_app.config["PASSWORD_KDF"])
+    user = User(email=email, password_hash=password_hash, role=role, actor=actor)
     db.session.add(user)
     db.session.flush()
     audit("user.create", by, "actor", actor.id, {"email": email, "role": role, "units": codes})
@@ -77,7 +79,8 @@ def create_user(email: str, password: str, role: str, unit_codes: Iterable[str],
 
 def authenticate(email: str, password: str) -> User:
     user = queries.user_by_email(email or "")
-    if user is None or user.actor.deleted_at is not None or not tokens.verify_password(user.password_hash, password or ""):
+    if user is None or user.actor.deleted_at is not None \
+            or not tokens.verify_password(user.password_hash, password or ""):
         raise Problem("auth_failed")
     return user
 

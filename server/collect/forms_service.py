@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Callable
+from collections.abc import Callable
 
 from flask import current_app
 
@@ -111,7 +111,8 @@ def _attachment_kind(name: str) -> str:
     return "file"
 
 
-def set_draft_attachment(form: Form, name: str, data: bytes, content_type: str | None, by: Actor | None) -> FormAttachment:
+def set_draft_attachment(form: Form, name: str, data: bytes, content_type: str | None,
+                         by: Actor | None) -> FormAttachment:
     draft = form.draft_def
     if draft is None:
         raise Problem("not_found", what="draft")

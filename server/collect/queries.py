@@ -7,8 +7,17 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import joinedload
 
-from server.collect.models import (Blob, Form, FormAssignment, FormAttachment, FormDef, Project,
-                                   Submission, SubmissionAttachment, SubmissionDef)
+from server.collect.models import (
+    Blob,
+    Form,
+    FormAssignment,
+    FormAttachment,
+    FormDef,
+    Project,
+    Submission,
+    SubmissionAttachment,
+    SubmissionDef,
+)
 from server.extensions import db
 from server.timeutil import utcnow
 

@@ -7,8 +7,9 @@ keeps its database round trips few: one look-up of the instance, one insert per 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from server.accounts.services import Caller, audit
 from server.collect import queries
@@ -17,8 +18,17 @@ from server.collect.models import Form, FormDef, Submission, SubmissionAttachmen
 from server.errors import Problem
 from server.extensions import db
 from server.timeutil import utcnow
-from sync.submission import (Existing, Outcome, ParsedSubmission, SubmissionError, check_attachment_name,
-                             decide, parse_submission, read_answers, referenced_files)
+from sync.submission import (
+    Existing,
+    Outcome,
+    ParsedSubmission,
+    SubmissionError,
+    check_attachment_name,
+    decide,
+    parse_submission,
+    read_answers,
+    referenced_files,
+)
 
 log = logging.getLogger(__name__)
 
@@ -160,11 +170,12 @@ def _attach_later(submission_def: SubmissionDef, uploads: list[Upload]) -> list[
 
 
 def _run_stages(submission: Submission, submission_def: SubmissionDef, answers: dict[str, Any]) -> None:
-    stage_name = ""
+    current = ""
     try:
         with db.session.begin_nested():
-            for stage_name, stage in STAGES:
+            for name, stage in STAGES:
+                current = name
                 stage(submission, submission_def, answers)
     except Exception as error:  # noqa: BLE001 - the submission is kept whatever a stage does
-        log.exception("processing submission %s failed at %s", submission.instance_id, stage_name)
-        submission_def.attention = f"{stage_name}: {type(error).__name__}: {error}"[:2000]
+        log.exception("processing submission %s failed at %s", submission.instance_id, current)
+        submission_def.attention = f"{current}: {type(error).__name__}: {error}"[:2000]

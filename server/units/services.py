@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from server.extensions import db
 from server.units import queries
@@ -60,8 +60,10 @@ def choice_lists() -> dict[str, bytes]:
     villages = queries.units_at("village")
     return {
         "provinces.csv": _csv([["name", "label"]] + [[u.code, u.name] for u in provinces]),
-        "communes.csv": _csv([["name", "label", "province"]] + [[u.code, u.name, u.parent_code or ""] for u in communes]),
-        "villages.csv": _csv([["name", "label", "commune"]] + [[u.code, u.name, u.parent_code or ""] for u in villages]),
+        "communes.csv": _csv([["name", "label", "province"]]
+                             + [[u.code, u.name, u.parent_code or ""] for u in communes]),
+        "villages.csv": _csv([["name", "label", "commune"]]
+                             + [[u.code, u.name, u.parent_code or ""] for u in villages]),
     }
 
 

@@ -57,7 +57,8 @@ def test_form_list__form_with_attachments__has_manifest_url(client, world):
 
 
 def test_form_list__form_without_attachments__no_manifest_url(app, client):
-    plain = "| survey |\n| | type | name | label |\n| | text | a | A |\n| settings |\n| | form_id | version |\n| | plain | 1 |\n"
+    plain = ("| survey |\n| | type | name | label |\n| | text | a | A |\n"
+             "| settings |\n| | form_id | version |\n| | plain | 1 |\n")
     world = build_world(app, forms={"plain": plain})
     root = etree.fromstring(client.get(_key_url(world, "/formList"), headers=OPENROSA).data)
     assert root.find(f"{FL}xform/{FL}formID").text == "plain"
@@ -278,4 +279,22 @@ def test_submission__ten_identical_in_parallel__exactly_one(app, world):
     for thread in threads:
         thread.join()
     assert statuses == [201] * 10
+    assert _counts(app) == (1, 1, 1)
+
+
+def test_submission__later_stage_fails__kept_and_marked_for_attention(app, client, world, monkeypatch):
+    from server.collect import submissions_service
+
+    def broken_stage(submission, submission_def, answers):
+        submission.review_state = "approved"  # a half-done change that must be rolled back
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(submissions_service, "STAGES", [("classify", broken_stage)])
+    response = device_post(client, world, submission_xml("uuid:a1"), {"house.jpg": b"jpeg"})
+    assert response.status_code == 201
+    with app.app_context():
+        stored = db.session.scalar(select(SubmissionDef))
+        assert stored.attention.startswith("classify: RuntimeError: boom")
+        assert stored.xml == submission_xml("uuid:a1")
+        assert stored.submission.review_state is None
     assert _counts(app) == (1, 1, 1)

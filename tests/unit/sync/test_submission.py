@@ -4,8 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from sync.submission import (Existing, Outcome, SubmissionError, check_attachment_name, decide, parse_submission,
-                             read_answers, referenced_files)
+from sync.submission import (
+    Existing,
+    Outcome,
+    SubmissionError,
+    check_attachment_name,
+    decide,
+    parse_submission,
+    read_answers,
+    referenced_files,
+)
 
 XML = ('<data xmlns:orx="http://openrosa.org/xforms" id="f" version="3"><a>1</a><g><b>x</b></g>'
        '<r><c>1</c></r><r><c>2</c></r><photo>p.jpg</photo>'
