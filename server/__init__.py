@@ -37,6 +37,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(openrosa)
     app.register_blueprint(central_api)
 
+    from server.campaigns.services import assign_and_classify
+    from server.collect.submissions_service import STAGES
+
+    if ("campaign", assign_and_classify) not in STAGES:
+        STAGES.append(("campaign", assign_and_classify))
+
     from server import cli
 
     cli.register(app)
@@ -46,6 +52,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 def _import_models() -> None:
     # Every model module, so that Alembic and relationships see the whole schema.
     import server.accounts.models  # noqa: F401
+    import server.campaigns.models  # noqa: F401
     import server.collect.models  # noqa: F401
     import server.units.models  # noqa: F401
 

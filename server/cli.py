@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import sys
+from datetime import date
 from pathlib import Path
 
 import click
@@ -15,11 +16,15 @@ from server.accounts import queries as account_queries
 from server.accounts import services as accounts
 from server.accounts.device_setup import collect_settings, qr_payload
 from server.accounts.models import ROLES
+from server.campaigns import queries as campaign_queries
+from server.campaigns import services as campaigns
+from server.campaigns.cli import campaigns_group, standards_group
 from server.collect import forms_service
 from server.collect import queries as collect_queries
 from server.collect.models import FormAssignment, Project
 from server.errors import Problem
 from server.extensions import db
+from server.timeutil import local, utcnow
 from server.units import services as units
 
 FORMS_DIR = Path(__file__).resolve().parent.parent / "forms"
@@ -63,6 +68,8 @@ def register(app: Flask) -> None:
     app.cli.add_command(app_users_group)
     app.cli.add_command(forms_group)
     app.cli.add_command(demo_group)
+    app.cli.add_command(campaigns_group)
+    app.cli.add_command(standards_group)
 
 
 @click.group("users", cls=AppGroup, help="Web users / Người dùng")
@@ -178,6 +185,10 @@ def demo_setup(password: str | None, villages_per_commune: int) -> None:
         db.session.flush()
         for path in sorted(FORMS_DIR.glob("*.xlsx")):
             click.echo("Biểu mẫu / form " + publish_file(project, path))
+        year = local(utcnow()).year
+        if campaign_queries.campaign_by_year(project.id, year) is None:
+            campaigns.create_campaign(project.id, year, date(year, 9, 1), date(year, 12, 15), [], by=None)
+        click.echo(f"Đợt rà soát / campaign {year}")
         db.session.commit()
         if account_queries.user_by_email(DEMO_ADMIN) is None:
             password = password or secrets.token_urlsafe(9)

@@ -105,6 +105,7 @@ class Submission(db.Model):
     review_state: Mapped[str | None] = mapped_column(String(16))
     village_code: Mapped[str | None] = mapped_column(String(32), index=True)
     commune_code: Mapped[str | None] = mapped_column(String(32), index=True)
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime | None] = mapped_column(default=None)
     deleted_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -22,13 +22,19 @@ from server.standards.classify import (
 from server.standards.explain import NO_CLASS, explain, transition_counts
 from server.standards.income import Income
 from server.standards.indicators import IndicatorResult
-from server.standards.rulesets import RuleSet, RuleSetNotFound, load_ruleset, load_ruleset_file
-from server.standards.scoring import Score, ScoreTable, TableRef, load_score_table
+from server.standards.rulesets import (
+    RuleSet,
+    RuleSetNotFound,
+    load_ruleset,
+    load_ruleset_file,
+    ruleset_from_data,
+)
+from server.standards.scoring import Score, ScoreTable, TableRef, load_score_table, score_table_from_data
 
 __all__ = [
     "AVERAGE_LIVING", "CLASSES", "CLASSIFIED", "NEAR_POOR", "NOT_CLASSIFIED", "POOR", "UNCLASSIFIABLE",
     "NO_CLASS", "Classification", "DataFileError", "Income", "IndicatorResult", "RuleSet",
     "RuleSetNotFound", "RuleSetRef", "Score", "ScoreTable", "TableRef", "Verdict", "class_rank",
-    "classify", "explain", "load_ruleset", "load_ruleset_file", "load_score_table",
-    "transition_counts",
+    "classify", "explain", "load_ruleset", "load_ruleset_file", "load_score_table", "ruleset_from_data",
+    "score_table_from_data", "transition_counts",
 ]

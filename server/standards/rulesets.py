@@ -65,12 +65,16 @@ def load_ruleset(year: int) -> RuleSet:
 
 def load_ruleset_file(path: str | Path) -> RuleSet:
     """Load and check one rule-set file (national or local; ``extends`` is resolved)."""
-    path = Path(path)
-    raw = read_json(path)
+    return ruleset_from_data(read_json(Path(path)), str(path))
+
+
+def ruleset_from_data(raw: Mapping[str, Any], source: str) -> RuleSet:
+    """The same as ``load_ruleset_file`` for a rule set already read (e.g. kept in the database)."""
+    raw = dict(raw)
     base_id = raw.get("extends")
     if base_id is not None:
-        raw = _overlay(_bundled_raw(str(base_id), path), raw)
-    return _build(raw, str(path))
+        raw = _overlay(_bundled_raw(str(base_id), Path(source)), raw)
+    return _build(raw, source)
 
 
 @lru_cache(maxsize=1)

@@ -237,7 +237,11 @@ def _bundled_table() -> ScoreTable:
 
 
 def _load(path: Path) -> ScoreTable:
-    raw, source = read_json(path), str(path)
+    return score_table_from_data(read_json(path), str(path))
+
+
+def score_table_from_data(raw: Mapping[str, Any], source: str) -> ScoreTable:
+    """Check and build a B1 score table already read (e.g. kept in the database)."""
     if raw.get("format") != FORMAT_VERSION:
         raise fail(source, "format", f"expected {FORMAT_VERSION}, got {raw.get('format')!r}")
     items = get(raw, "items", list, source, "")

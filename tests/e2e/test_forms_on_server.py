@@ -4,6 +4,7 @@ submitted back, and read back field by field."""
 from __future__ import annotations
 
 import re
+from datetime import date
 from io import BytesIO
 from pathlib import Path
 
@@ -11,6 +12,8 @@ import pytest
 from lxml import etree
 from sqlalchemy import select
 
+from server.campaigns import services as campaigns
+from server.campaigns.models import Classification
 from server.collect import forms_service
 from server.collect.models import Project, Submission
 from server.extensions import db
@@ -36,6 +39,8 @@ def world(app):
         from server.accounts import queries
         from server.collect.models import FormAssignment
 
+        campaigns.create_campaign(world.project_id, date.today().year, date(date.today().year, 1, 1),
+                                  date(date.today().year, 12, 31), [], by=None)
         for key in queries.field_keys_of_project(world.project_id):
             for form in forms_service.queries.forms(world.project_id):
                 db.session.add(FormAssignment(actor_id=key.actor_id, form_id=form.id))
@@ -93,6 +98,11 @@ def test_form__filled_by_odk_engine__accepted_and_read_back(app, client, world, 
         assert stored.attention is None
         assert {a.name for a in stored.attachments if a.blob_id} == set(filled.attachments)
         answers = stored.answers
+        classification = db.session.scalar(select(Classification))
+        if form_id == "phieu_b":  # the household is classified on arrival (1.4M/person, rural: near-poor)
+            assert (classification.status, classification.household_class) == ("classified", "near_poor")
+        else:
+            assert classification is None
     for (repeat, index, leaf), value in _expected(CASES[form_id]).items():
         got = answers["fields"].get(leaf) if repeat is None else answers["repeats"][repeat][index - 1].get(leaf)
         assert _same(got or "", value), (repeat, index, leaf, got, value)
