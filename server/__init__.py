@@ -37,11 +37,17 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(openrosa)
     app.register_blueprint(central_api)
 
+    from server.households.api import bp as duplicates
+
+    app.register_blueprint(duplicates)
+
     from server.campaigns.services import assign_and_classify
     from server.collect.submissions_service import STAGES
+    from server.households.services import locate_submission, match_submission
 
-    if ("campaign", assign_and_classify) not in STAGES:
-        STAGES.append(("campaign", assign_and_classify))
+    for stage in (("geo", locate_submission), ("campaign", assign_and_classify), ("match", match_submission)):
+        if stage not in STAGES:
+            STAGES.append(stage)
 
     from server import cli
 
@@ -54,6 +60,7 @@ def _import_models() -> None:
     import server.accounts.models  # noqa: F401
     import server.campaigns.models  # noqa: F401
     import server.collect.models  # noqa: F401
+    import server.households.models  # noqa: F401
     import server.units.models  # noqa: F401
 
 

@@ -24,6 +24,7 @@ from server.collect import queries as collect_queries
 from server.collect.models import FormAssignment, Project
 from server.errors import Problem
 from server.extensions import db
+from server.households.cli import geo_group, households_group
 from server.timeutil import local, utcnow
 from server.units import services as units
 
@@ -70,6 +71,8 @@ def register(app: Flask) -> None:
     app.cli.add_command(demo_group)
     app.cli.add_command(campaigns_group)
     app.cli.add_command(standards_group)
+    app.cli.add_command(households_group)
+    app.cli.add_command(geo_group)
 
 
 @click.group("users", cls=AppGroup, help="Web users / Người dùng")

@@ -106,6 +106,9 @@ class Submission(db.Model):
     village_code: Mapped[str | None] = mapped_column(String(32), index=True)
     commune_code: Mapped[str | None] = mapped_column(String(32), index=True)
     campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    household_id: Mapped[int | None] = mapped_column(ForeignKey("households.id"), index=True)
+    match: Mapped[dict | None] = mapped_column(db.JSON)   # decision, score and reasons of the matcher
+    geo: Mapped[dict | None] = mapped_column(db.JSON)     # GPS village/commune, flags, distance
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime | None] = mapped_column(default=None)
     deleted_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -298,3 +298,15 @@ def test_submission__later_stage_fails__kept_and_marked_for_attention(app, clien
         assert stored.xml == submission_xml("uuid:a1")
         assert stored.submission.review_state is None
     assert _counts(app) == (1, 1, 1)
+
+
+def test_audit_log__update__refused(app, client, world):
+    from sqlalchemy import update
+    from sqlalchemy.exc import DatabaseError
+
+    device_post(client, world, submission_xml("uuid:a1"))
+    with app.app_context():
+        with pytest.raises(DatabaseError):
+            db.session.execute(update(Audit).values(action="tampered"))
+            db.session.flush()
+        db.session.rollback()

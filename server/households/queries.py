@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from sqlalchemy import Select, delete, func, select
+
+from server.extensions import db
+from server.households.models import Boundary, DuplicatePair, Household, HouseholdKey
+
+
+def household(household_id: int) -> Household | None:
+    return db.session.get(Household, household_id)
+
+
+def household_by_code(code: str) -> Household | None:
+    return db.session.scalar(select(Household).where(Household.code == code))
+
+
+def candidates(keys: Iterable[str], limit: int = 200) -> list[Household]:
+    """Live households sharing a blocking key, in one indexed query."""
+    keys = list(keys)
+    if not keys:
+        return []
+    ids = select(HouseholdKey.household_id).where(HouseholdKey.key.in_(keys)).distinct().limit(limit)
+    return list(db.session.scalars(select(Household).where(Household.id.in_(ids),
+                                                           Household.merged_into_id.is_(None))))
+
+
+def replace_keys(household_id: int, keys: Iterable[str]) -> None:
+    db.session.execute(delete(HouseholdKey).where(HouseholdKey.household_id == household_id))
+    db.session.add_all(HouseholdKey(household_id=household_id, key=k[:160]) for k in sorted(set(keys)))
+
+
+def rejected_pairs(submission_id: int) -> set[int]:
+    return set(db.session.scalars(select(DuplicatePair.household_id).where(
+        DuplicatePair.submission_id == submission_id, DuplicatePair.status == "not_same")))
+
+
+def pair(pair_id: int) -> DuplicatePair | None:
+    return db.session.get(DuplicatePair, pair_id)
+
+
+def pairs_query(status: str | None, scope: tuple[frozenset[str], frozenset[str]] | None) -> Select:
+    query = select(DuplicatePair)
+    if status:
+        query = query.where(DuplicatePair.status == status)
+    if scope is not None:
+        villages, _ = scope
+        query = query.where(DuplicatePair.village_code.in_(villages))
+    return query.order_by(DuplicatePair.score.desc(), DuplicatePair.id)
+
+
+def all_households(batch: int = 5000) -> Iterator[Household]:
+    """Every live household in id order, fetched ``batch`` at a time (a server-side cursor on PostgreSQL)."""
+    query = select(Household).where(Household.merged_into_id.is_(None)).order_by(Household.id)
+    yield from db.session.execute(query.execution_options(yield_per=batch)).scalars()
+
+
+def all_extras(batch: int = 5000) -> Iterator[dict | None]:
+    query = select(Household.extra).where(Household.merged_into_id.is_(None))
+    yield from db.session.execute(query.execution_options(yield_per=batch)).scalars()
+
+
+def boundaries() -> list[Boundary]:
+    return list(db.session.scalars(select(Boundary).order_by(Boundary.code)))
+
+
+def boundaries_stamp() -> tuple[int, object]:
+    return tuple(db.session.execute(select(func.count(), func.max(Boundary.loaded_at))).one())  # type: ignore[return-value]
