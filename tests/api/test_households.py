@@ -35,9 +35,11 @@ FORM = """
 | | phieu_a | 1 |
 """
 
-HEADER = "record_id,head_name,birth_year,gender,national_id,phone,village_code,address,lat,lon,member_names,so_ho_tinh\n"
+HEADER = ("record_id,head_name,birth_year,gender,national_id,phone,village_code,address,lat,lon,member_names,"
+          "so_ho_tinh\n")
 REGISTRY = HEADER + (
-    "BN-1,Nguyễn Văn An,1970,M,027070001234,0912345678,07210-01,Số 1,21.2800,106.2100,Trần Thị Bình|Nguyễn Văn Cường,A1\n"
+    "BN-1,Nguyễn Văn An,1970,M,027070001234,0912345678,07210-01,Số 1,21.2800,106.2100,"
+    "Trần Thị Bình|Nguyễn Văn Cường,A1\n"
     "BN-2,Lê Thị Hoa,1985,F,,0987654321,07210-01,Số 2,21.2810,106.2110,Phạm Văn Đức,A2\n"
     "BN-3,Hoàng Văn Minh,1960,M,,,07228-01,Thôn Đông,,,,A3\n")
 
@@ -83,7 +85,8 @@ def test_import__same_file_twice__changes_nothing(app, world):
 
 
 def test_import__bad_rows__rejected_with_reasons_others_kept(app, world):
-    bad = HEADER + ",Không mã,,,,,,,,,,\nBN-9,Tên,abc,M,,,,,,,,\nBN-8,Tên,,X,,,,,,,,\nBN-7,Đúng,1990,F,,,07228-01,,,,,\n"
+    bad = (HEADER + ",Không mã,,,,,,,,,,\nBN-9,Tên,abc,M,,,,,,,,\nBN-8,Tên,,X,,,,,,,,\n"
+           "BN-7,Đúng,1990,F,,,07228-01,,,,,\n")
     with app.app_context():
         report = services.import_registry(io.StringIO(bad))
     assert report.inserted == 1
