@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import os
+import random
 import statistics
 import tempfile
 import threading
@@ -75,12 +76,23 @@ def setup(config: dict[str, object]) -> tuple[int, str]:
         return project.id, token
 
 
+SURNAMES = ("Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Phan", "Vũ", "Đặng", "Bùi", "Đỗ")
+GIVEN = ("An", "Bình", "Cường", "Dũng", "Giang", "Hà", "Hải", "Hùng", "Lan", "Long", "Mai", "Minh", "Nam", "Ngọc")
+
+
 def household_xml(instance_id: str) -> bytes:
+    """A distinct household per submission (so the matcher sees what a real burst looks like)."""
+    rng = random.Random(instance_id)
+
+    def name() -> str:
+        return f"{rng.choice(SURNAMES)} {rng.choice(('Văn', 'Thị', 'Đức', 'Minh'))} {rng.choice(GIVEN)}"
+
+    head = name()
     members = "".join(
-        f"<member><m_name>Nguyễn Văn Thành viên {i}</m_name><m_sex>{'male' if i % 2 else 'female'}</m_sex>"
-        f"<m_birth_year>{1960 + i * 9}</m_birth_year><m_national_id>02708{i}001234</m_national_id>"
+        f"<member><m_name>{head if i == 0 else name()}</m_name><m_sex>{'male' if i % 2 else 'female'}</m_sex>"
+        f"<m_birth_year>{1960 + i * 9}</m_birth_year><m_national_id>0270{rng.randrange(10**8):08d}</m_national_id>"
         f"<m_insurance>yes</m_insurance></member>" for i in range(5))
-    return (f'<data xmlns:jr="http://openrosa.org/javarosa" id="bench" version="1"><head_name>Nguyễn Văn An'
+    return (f'<data xmlns:jr="http://openrosa.org/javarosa" id="bench" version="1"><head_name>{head}'
             f"</head_name><village>07210-01</village><gps>21.28 106.21 12 4.5</gps>"
             f"<house_photo>house.jpg</house_photo>{members}<living_area_m2>42.5</living_area_m2>"
             f"<meta><instanceID>{instance_id}</instanceID></meta></data>").encode()
@@ -155,12 +167,16 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--clients", default="1,8")
+    parser.add_argument("--deferred", action="store_true",
+                        help="PROCESS_INLINE=false: store only; classification/matching left to workers")
     args = parser.parse_args()
     print(f"bench/ingest.py: {args.seconds:.0f} s per run, gunicorn {args.workers} workers × {args.threads} "
-          f"threads, PostgreSQL, 5-member roster + 200 KB photo, fsync on")
+          f"threads, PostgreSQL, 5-member roster + 200 KB photo, fsync on, "
+          f"{'processing deferred to workers' if args.deferred else 'processing inline'}")
     for clients in [int(c) for c in args.clients.split(",")]:
         with fresh_postgres("bench_ingest") as url, tempfile.TemporaryDirectory() as blobs:
             config = bench_config(url, blobs)
+            config["PROCESS_INLINE"] = not args.deferred
             migrate(config)
             project_id, token = setup(config)
             with gunicorn(config, workers=args.workers, threads=args.threads) as base:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import sys
+import time
 from datetime import date
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from server.accounts.models import ROLES
 from server.campaigns import queries as campaign_queries
 from server.campaigns import services as campaigns
 from server.campaigns.cli import campaigns_group, standards_group
-from server.collect import forms_service
+from server.collect import forms_service, submissions_service
 from server.collect import queries as collect_queries
 from server.collect.models import FormAssignment, Project
 from server.errors import Problem
@@ -73,6 +74,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(standards_group)
     app.cli.add_command(households_group)
     app.cli.add_command(geo_group)
+    app.cli.add_command(submissions_group)
 
 
 @click.group("users", cls=AppGroup, help="Web users / Người dùng")
@@ -213,3 +215,28 @@ def demo_setup(password: str | None, villages_per_commune: int) -> None:
         print_device(project, name, token)
     except Problem as problem:
         _fail(problem)
+
+
+@click.group("submissions", cls=AppGroup, help="Submissions / Bản ghi")
+def submissions_group() -> None:
+    pass
+
+
+@submissions_group.command("process")
+@click.option("--batch", default=100, show_default=True)
+@click.option("--loop", is_flag=True, help="keep going, waiting for new submissions (a worker)")
+@click.option("--idle-seconds", default=2.0, show_default=True)
+def submissions_process(batch: int, loop: bool, idle_seconds: float) -> None:
+    """Classify, match and place submissions stored with PROCESS_INLINE=false."""
+    total = 0
+    while True:
+        done = submissions_service.process_pending(batch)
+        db.session.commit()
+        total += done
+        if done:
+            click.echo(f"Đã xử lý / processed {total}")
+        elif not loop:
+            break
+        else:
+            time.sleep(idle_seconds)
+    click.echo(f"Xong / done: {total}")

@@ -40,6 +40,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MAX_SUBMISSION_BYTES", int, 100 * 1024 * 1024,
             "largest submission POST accepted; announced in X-OpenRosa-Accept-Content-Length"),
     Setting("PASSWORD_KDF", str, "scrypt", "werkzeug password-hash method (scrypt[:n:r:p]); tests lower the cost"),
+    Setting("PROCESS_INLINE", _bool, True, "run classification, matching and GPS placement inside the "
+            "submission request; false: leave them to `flask submissions process --loop` workers"),
     Setting("SESSION_HOURS", int, 24, "lifetime of a web or API session"),
     Setting("PROVINCE_CODE", str, "24", "GSO code of the province this server serves (24 = Bắc Ninh)"),
     Setting("DEFAULT_LANGUAGE", str, "vi", "language of the user interface when the user chose none"),

@@ -136,6 +136,8 @@ class SubmissionDef(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     answers: Mapped[dict | None] = mapped_column(db.JSON)
     attention: Mapped[str | None] = mapped_column(Text)
+    # When the later stages (classification, matching, GPS) ran; empty while a worker still has to.
+    processed_at: Mapped[datetime | None] = mapped_column(default=None, index=True)
 
     submission: Mapped[Submission] = relationship(back_populates="defs")
     form_def: Mapped[FormDef] = relationship()

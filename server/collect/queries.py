@@ -1,14 +1,18 @@
 from __future__ import annotations
 
 import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 from sqlalchemy import Select, func, or_, select, text
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import aliased, defer, joinedload
 
+from server.accounts.models import Actor, Audit
 from server.collect.models import (
     Blob,
+    Comment,
     Form,
     FormAssignment,
     FormAttachment,
@@ -139,3 +143,105 @@ def upsert_blob(sha256: str, md5: str, size: int, content_type: str | None) -> i
     if blob_id is None:
         blob_id = db.session.scalar(select(Blob.id).where(Blob.sha256 == sha256))
     return blob_id
+
+
+# --- The ODK Central REST API (projects, app users, submissions read side) -------------------------------
+
+@dataclass(frozen=True)
+class SubmissionRow:
+    """A submission with its current version and what Central reports beside it (one round trip)."""
+
+    submission: Submission
+    current: SubmissionDef
+    submitter_name: str | None
+    form_version: str
+    attachments_present: int
+    attachments_expected: int
+    edits: int
+
+
+def visible_submission(form_id: int, instance_id: str,
+                       scope: tuple[frozenset[str], frozenset[str]] | None) -> Submission | None:
+    """The submission if it exists, is not deleted and lies in the caller's scope (else None → 404)."""
+    return db.session.scalar(submissions_query(form_id, scope).where(Submission.instance_id == instance_id))
+
+
+def submission_in_scope(submission_id: int, scope: tuple[frozenset[str], frozenset[str]] | None) -> bool:
+    query = scoped(select(Submission.id).where(Submission.id == submission_id), scope)
+    return db.session.scalar(query) is not None
+
+
+def _rows_statement(query: Select, xml: bool, answers: bool) -> Select:
+    present = (select(func.count()).select_from(SubmissionAttachment)
+               .where(SubmissionAttachment.submission_def_id == SubmissionDef.id,
+                      SubmissionAttachment.blob_id.is_not(None)).scalar_subquery())
+    expected = (select(func.count()).select_from(SubmissionAttachment)
+                .where(SubmissionAttachment.submission_def_id == SubmissionDef.id).scalar_subquery())
+    versions = aliased(SubmissionDef)
+    edits = (select(func.count()).select_from(versions)
+             .where(versions.submission_id == Submission.id).scalar_subquery())
+    deferred = [defer(column) for column, wanted in ((SubmissionDef.xml, xml), (SubmissionDef.answers, answers))
+                if not wanted]
+    return (query.add_columns(SubmissionDef, Actor.display_name, FormDef.version, present, expected, edits)
+            .join(SubmissionDef, (SubmissionDef.submission_id == Submission.id) & SubmissionDef.current.is_(True))
+            .join(FormDef, FormDef.id == SubmissionDef.form_def_id)
+            .outerjoin(Actor, Actor.id == Submission.submitter_id)
+            .options(*deferred)
+            .order_by(Submission.created_at.desc(), Submission.id.desc()))
+
+
+def _row(values: tuple) -> SubmissionRow:
+    submission, current, name, version, present, expected, edits = values
+    return SubmissionRow(submission, current, name, version, present or 0, expected or 0, max((edits or 1) - 1, 0))
+
+
+def submission_rows(query: Select, *, xml: bool = False, answers: bool = False, limit: int | None = None,
+                    offset: int = 0) -> list[SubmissionRow]:
+    """Rows of a submissions query (see ``submissions_query``), newest first; the raw XML and the
+    parsed answers only when asked for, since lists and filters rarely need them."""
+    statement = _rows_statement(query, xml, answers).offset(offset or None).limit(limit)
+    return [_row(tuple(values)) for values in db.session.execute(statement)]
+
+
+def iter_submission_rows(query: Select, batch: int = 500) -> Iterator[SubmissionRow]:
+    """Like ``submission_rows`` with the XML, streamed in batches (exports of a whole form)."""
+    result = db.session.execute(_rows_statement(query, True, False).execution_options(yield_per=batch))
+    for values in result:
+        yield _row(tuple(values))
+
+
+def def_xml(def_ids: list[int]) -> dict[int, bytes]:
+    if not def_ids:
+        return {}
+    return dict(db.session.execute(select(SubmissionDef.id, SubmissionDef.xml).where(SubmissionDef.id.in_(def_ids)))
+                .all())
+
+
+def comments(submission_id: int) -> list[Comment]:
+    return list(db.session.scalars(select(Comment).where(Comment.submission_id == submission_id)
+                                   .order_by(Comment.created_at.desc(), Comment.id.desc())))
+
+
+def submission_audits(submission_id: int) -> list[Audit]:
+    return list(db.session.scalars(select(Audit).where(Audit.actee_type == "submission",
+                                                       Audit.actee_id == str(submission_id))
+                                   .order_by(Audit.logged_at.desc(), Audit.id.desc())))
+
+
+def assignments(form_id: int) -> list[FormAssignment]:
+    return list(db.session.scalars(select(FormAssignment).where(FormAssignment.form_id == form_id)
+                                   .order_by(FormAssignment.actor_id)))
+
+
+def only_instance(query: Select, instance_id: str) -> Select:
+    return query.where(Submission.instance_id == instance_id)
+
+
+def pending_defs(limit: int) -> list[SubmissionDef]:
+    """Stored versions waiting for the later stages, oldest first; on PostgreSQL each worker takes
+    rows no other worker holds (SKIP LOCKED), so several workers can run side by side."""
+    query = (select(SubmissionDef).where(SubmissionDef.processed_at.is_(None)).order_by(SubmissionDef.id)
+             .limit(limit))
+    if db.session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return list(db.session.scalars(query))

@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from flask import current_app
+
 from server.accounts.services import Caller, audit
 from server.collect import queries
 from server.collect.forms_service import store_blob, xform_info
@@ -145,8 +147,8 @@ def _store_version(form: Form, form_def: FormDef, xml: bytes, parsed: ParsedSubm
     audit(action, caller.actor, "submission", submission.id,
           {"instanceId": parsed.instance_id, "form": form.xml_form_id, "deprecatedId": parsed.deprecated_id,
            "attachments": sorted(uploaded)})
-    if STAGES and answers is not None:
-        _run_stages(submission, new_def, answers)
+    if current_app.config["PROCESS_INLINE"]:
+        process(submission, new_def)
     return IngestResult(submission, new_def, outcome)
 
 
@@ -167,6 +169,22 @@ def _attach_later(submission_def: SubmissionDef, uploads: list[Upload]) -> list[
             attachment.blob_id = store_blob(upload.data, upload.content_type)
             added.append(attachment.name)
     return added
+
+
+def process(submission: Submission, submission_def: SubmissionDef) -> None:
+    """Run the later stages on a stored version (in the request, or later in a worker)."""
+    if STAGES and submission_def.answers is not None:
+        _run_stages(submission, submission_def, submission_def.answers)
+    submission_def.processed_at = utcnow()
+
+
+def process_pending(limit: int) -> int:
+    """Process up to ``limit`` stored versions that no stage has seen yet; returns how many."""
+    done = 0
+    for submission_def in queries.pending_defs(limit):
+        process(submission_def.submission, submission_def)
+        done += 1
+    return done
 
 
 def _run_stages(submission: Submission, submission_def: SubmissionDef, answers: dict[str, Any]) -> None:

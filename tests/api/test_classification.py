@@ -169,3 +169,15 @@ def test_campaign__same_year_twice__refused(app, ctx):
     with pytest.raises(Problem):
         campaigns.create_campaign(1, 2026, date(2026, 9, 1), date(2026, 12, 1), [], by=None)
     assert db.session.get(Project, 1) is not None
+
+
+def test_deferred_processing__stored_first_then_classified_by_worker(app, client, runner, world):
+    app.config["PROCESS_INLINE"] = False
+    assert device_post(client, world, household_xml("uuid:w1"), device="device_07228_01").status_code == 201
+    with app.app_context():
+        assert db.session.scalar(select(Classification)) is None
+    result = runner.invoke(args=["submissions", "process"])
+    assert result.exit_code == 0, result.output
+    assert "processed 1" in result.output
+    assert _classification(app, "uuid:w1").household_class == "near_poor"
+    assert "done: 0" in runner.invoke(args=["submissions", "process"]).output
