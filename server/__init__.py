@@ -38,14 +38,18 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(central_api)
 
     from server.households.api import bp as duplicates
+    from server.review.api import bp as reviews
 
     app.register_blueprint(duplicates)
+    app.register_blueprint(reviews)
 
     from server.campaigns.services import assign_and_classify
     from server.collect.submissions_service import STAGES
     from server.households.services import locate_submission, match_submission
+    from server.review.services import open_review
 
-    for stage in (("geo", locate_submission), ("campaign", assign_and_classify), ("match", match_submission)):
+    for stage in (("geo", locate_submission), ("campaign", assign_and_classify), ("match", match_submission),
+                  ("review", open_review)):
         if stage not in STAGES:
             STAGES.append(stage)
 
@@ -61,6 +65,7 @@ def _import_models() -> None:
     import server.campaigns.models  # noqa: F401
     import server.collect.models  # noqa: F401
     import server.households.models  # noqa: F401
+    import server.review.models  # noqa: F401
     import server.units.models  # noqa: F401
 
 

@@ -43,6 +43,9 @@ CATALOGUE: dict[str, ProblemType] = {
     "form_invalid": ProblemType(400.9, "Biểu mẫu không hợp lệ: {detail}", "The form is invalid: {detail}"),
     "bad_review_state": ProblemType(400.10, "Trạng thái duyệt không hợp lệ: {value}",
                                     "Invalid review state: {value}"),
+    "review_input": ProblemType(400.11, "{vi}", "{en}"),
+    "review_forbidden": ProblemType(403.2, "{vi}", "{en}"),
+    "review_conflict": ProblemType(409.6, "{vi}", "{en}"),
     "auth_failed": ProblemType(401.2, "Sai tên đăng nhập hoặc mật khẩu.",
                                "Could not authenticate with the provided credentials."),
     "forbidden": ProblemType(403.1, "Bạn không có quyền thực hiện thao tác này.",
@@ -71,6 +74,12 @@ CATALOGUE: dict[str, ProblemType] = {
                              "The request body is too large (limit {limit} bytes)."),
     "unsupported_type": ProblemType(415.1, "Định dạng không được hỗ trợ: {detail}",
                                     "Unsupported content type: {detail}"),
+    "odata_query": ProblemType(400.11, "Truy vấn OData không hợp lệ: {detail}", "Invalid OData query: {detail}"),
+    "edit_mismatch": ProblemType(
+        400.12, "Bản sửa phải có meta/deprecatedID là mã phiên bản hiện tại của bản ghi '{instance_id}'.",
+        "An edit must carry meta/deprecatedID naming the current version of submission '{instance_id}'."),
+    "unexpected_attachment": ProblemType(404.5, "Bản ghi không có tệp đính kèm tên '{name}'.",
+                                         "The submission expects no attachment named '{name}'."),
 }
 
 
