@@ -23,6 +23,7 @@ from server.households.linking import FIELDS, MEMBER_SEPARATOR
 from server.households.matching import (
     Decision,
     HouseholdRecord,
+    Link,
     NameFrequencies,
     blocking_keys,
     decide,
@@ -202,12 +203,8 @@ def match_submission(submission: Submission, submission_def: SubmissionDef, answ
     record = record_from_answers(f"submission:{submission.id}", answers)
     if record is None:
         return
-    incoming = prepare(record)
-    rejected = queries.rejected_pairs(submission.id)
-    pool = [h for h in queries.candidates(probe_keys(incoming)) if h.id not in rejected
-            and h.id != submission.household_id]
-    scored = [(str(h.id), score_pair(incoming, prepare(record_of(h)), _PRIOR_FREQUENCIES)) for h in pool]
-    links = decide(record.record_id, scored)
+    excluded = queries.rejected_pairs(submission.id) | ({submission.household_id} if submission.household_id else set())
+    links = find_links(record, excluded)
     submission.match = {"decision": links[0].decision.value if links else Decision.NEW.value,
                         "candidates": [{"household_id": int(link.other_id), "score": round(link.score.total, 2),
                                         "decision": link.decision.value} for link in links[:5]]}
@@ -225,6 +222,14 @@ def match_submission(submission: Submission, submission_def: SubmissionDef, answ
         db.session.add(DuplicatePair(submission_id=submission.id, household_id=int(link.other_id),
                                      village_code=submission.village_code, score=round(link.score.total, 2),
                                      reasons=[c.reason("vi") for c in link.score.contributions]))
+
+
+def find_links(record: HouseholdRecord, excluded: set[int] = frozenset()) -> list[Link]:  # type: ignore[assignment]
+    """Registry candidates for one household, scored and decided (one indexed query)."""
+    incoming = prepare(record)
+    pool = [h for h in queries.candidates(probe_keys(incoming)) if h.id not in excluded]
+    scored = [(str(h.id), score_pair(incoming, prepare(record_of(h)), _PRIOR_FREQUENCIES)) for h in pool]
+    return decide(record.record_id, scored)
 
 
 def decide_pair(pair: DuplicatePair, decision: str, by: Actor | None) -> DuplicatePair:
