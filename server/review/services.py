@@ -8,12 +8,12 @@ from sqlalchemy import func, select, update
 
 from server.accounts.models import Actor
 from server.accounts.services import Caller, audit, visible_units
-from server.campaigns.models import Classification
+from server.campaigns.models import Campaign, Classification
 from server.campaigns.services import REVIEW_FORM
 from server.collect.models import Form, Submission, SubmissionDef
 from server.errors import Problem
 from server.extensions import db
-from server.households.models import DuplicatePair
+from server.households.models import DuplicatePair, HouseholdYear
 from server.review import machine
 from server.review.models import Review, ReviewEvent
 from server.timeutil import utcnow
@@ -94,10 +94,48 @@ def _store(review: Review, transition: machine.Transition, actor: Actor | None, 
     if transition.review_state is not None:
         submission.review_state = str(transition.review_state)
         submission.updated_at = utcnow()
+    if transition.state is machine.State.DECIDED:
+        _record_year(review, submission)
     db.session.flush()
     db.session.refresh(review)
     audit(f"review.{record.action}", actor, "review", review.id,
           {"from": str(record.from_state), "to": str(transition.state), "reason": record.reason})
+
+
+def _record_year(review: Review, submission: Submission) -> None:
+    """The household's history for the campaign year: its class at the start (last year's end) and at
+    the end (this decision), and what kind of change that is."""
+    if submission.household_id is None or review.campaign_id is None:
+        return
+    year = db.session.get(Campaign, review.campaign_id).year
+    current = db.session.scalar(select(SubmissionDef).where(SubmissionDef.submission_id == submission.id,
+                                                            SubmissionDef.current.is_(True)))
+    end_class = db.session.scalar(select(Classification.household_class)
+                                  .where(Classification.submission_def_id == current.id))
+    previous = db.session.scalar(select(HouseholdYear.end_class).where(
+        HouseholdYear.household_id == submission.household_id, HouseholdYear.year == year - 1))
+    row = db.session.scalar(select(HouseholdYear).where(HouseholdYear.household_id == submission.household_id,
+                                                        HouseholdYear.year == year)) \
+        or HouseholdYear(household_id=submission.household_id, year=year)
+    row.start_class, row.end_class = previous, end_class
+    row.change_type = change_type(previous, end_class)
+    row.updated_at = utcnow()
+    db.session.add(row)
+
+
+POOR_CLASSES = ("poor", "near_poor")
+
+
+def change_type(start: str | None, end: str | None) -> str:
+    """new (enters the lists), escaped (leaves them), fell_back (near-poor → poor), unchanged."""
+    was, now = start in POOR_CLASSES, end in POOR_CLASSES
+    if now and not was:
+        return "new"
+    if was and not now:
+        return "escaped"
+    if start == "near_poor" and end == "poor":
+        return "fell_back"
+    return "unchanged"
 
 
 def _problem(error: machine.ReviewError) -> Problem:

@@ -20,6 +20,7 @@ PHIEU_B = """
 | | type | name | label |
 | | text | commune | Xã |
 | | text | village | Thôn |
+| | text | head_name | Chủ hộ |
 | | begin repeat | member | Thành viên |
 | | text | m_name | Tên |
 | | text | m_sex | Giới tính |
@@ -56,13 +57,13 @@ GOOD_HOUSE = {"wall_material": "durable", "column_material": "durable", "roof_ma
 
 
 def household_xml(instance_id: str, *, commune: str = "07228", village: str = "07228-01", income: str = "1200000",
-                  members: list[dict] | None = None, **house: str) -> bytes:
+                  members: list[dict] | None = None, head: str = "Nguyễn Văn An", **house: str) -> bytes:
     members = [dict(ADULT, m_name="Nguyễn Văn An")] if members is None else members
     fields = {**GOOD_HOUSE, **house, "income_per_person_month": income}
     roster = "".join("<member>" + "".join(f"<{k}>{v}</{k}>" for k, v in m.items()) + "</member>" for m in members)
     body = "".join(f"<{k}>{v}</{k}>" for k, v in fields.items())
-    return (f'<data id="phieu_b" version="1"><commune>{commune}</commune><village>{village}</village>{roster}'
-            f"{body}<meta><instanceID>{instance_id}</instanceID></meta></data>").encode()
+    return (f'<data id="phieu_b" version="1"><commune>{commune}</commune><village>{village}</village>'
+            f"<head_name>{head}</head_name>{roster}{body}<meta><instanceID>{instance_id}</instanceID></meta></data>").encode()
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from server.campaigns import services as campaigns
 from server.collect.models import Submission
 from server.extensions import db
+from server.households.models import HouseholdYear
 from server.review.models import Review
 from tests.api.test_classification import PHIEU_B, household_xml
 from tests.factories import build_world, device_post
@@ -83,6 +84,10 @@ def test_review__happy_path_to_exported__review_state_mirrored(app, client, worl
     body = _state(client, world, rid)
     assert body["state"] == "exported"
     assert body["reviewState"] == "approved"
+    with app.app_context():
+        history = db.session.scalar(select(HouseholdYear))
+        assert (history.year, history.start_class, history.end_class, history.change_type) == \
+            (date.today().year, None, "near_poor", "new")
     assert [e["action"] for e in body["events"]][2:] == [a for _, a, _ in steps]
 
 
@@ -163,10 +168,20 @@ def test_review__reopen_decided__commune_with_reason_only(app, client, world):
 
 def test_review__queue_filters_by_state_and_class(app, client, world):
     _submit(client, world, "uuid:a")
-    _submit(client, world, "uuid:b", income="1800000")
+    _submit(client, world, "uuid:b", income="1800000", head="Trần Thị Thu")
     headers = world.basic("verifier_07210_01")
     assert len(client.get("/v1/reviews?state=village_review", headers=headers).get_json()) == 2
     near_poor = client.get("/v1/reviews?class=near_poor", headers=headers).get_json()
     assert [r["instanceId"] for r in near_poor] == ["uuid:a", "uuid:b"]
     with app.app_context():
         assert db.session.scalar(select(Submission).where(Submission.instance_id == "uuid:a")) is not None
+
+
+@pytest.mark.parametrize("start, end, expected", [
+    (None, "poor", "new"), ("near_poor", "not_classified", "escaped"), ("near_poor", "poor", "fell_back"),
+    ("poor", "poor", "unchanged"), ("poor", "near_poor", "unchanged"), (None, "average_living", "unchanged"),
+])
+def test_change_type__from_start_and_end_class(start, end, expected):
+    from server.review.services import change_type
+
+    assert change_type(start, end) == expected
