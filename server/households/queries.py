@@ -16,13 +16,19 @@ def household_by_code(code: str) -> Household | None:
     return db.session.scalar(select(Household).where(Household.code == code))
 
 
-def candidates(keys: Iterable[str], limit: int = 200) -> list[Household]:
-    """Live households sharing a blocking key, in one indexed query."""
+def candidates(keys: Iterable[str], limit: int = 60) -> list[Household]:
+    """Live households sharing blocking keys, those sharing the most first, in one indexed query.
+
+    Common names in a big village can share one key with hundreds of households; the ones sharing
+    several keys (name and phone, name and place…) are the plausible ones, so only they are scored.
+    """
     keys = list(keys)
     if not keys:
         return []
-    ids = select(HouseholdKey.household_id).where(HouseholdKey.key.in_(keys)).distinct().limit(limit)
-    return list(db.session.scalars(select(Household).where(Household.id.in_(ids),
+    ranked = (select(HouseholdKey.household_id).where(HouseholdKey.key.in_(keys))
+              .group_by(HouseholdKey.household_id).order_by(func.count().desc(), HouseholdKey.household_id)
+              .limit(limit))
+    return list(db.session.scalars(select(Household).where(Household.id.in_(ranked),
                                                            Household.merged_into_id.is_(None))))
 
 
