@@ -155,7 +155,7 @@ class PersonName:
         return " ".join(part for part in (self.surname, self.middle, self.given) if part)
 
 
-@lru_cache(maxsize=262144)
+@lru_cache(maxsize=1 << 20)
 def parse_name(full_name: str) -> PersonName | None:
     """Split a Vietnamese full name; None when it holds no letters.
 
@@ -216,11 +216,14 @@ class NationalId:
         return self.kind is IdKind.CMND or self.digits[:3] in PROVINCE_CODES
 
 
+_ID_SEPARATORS = re.compile(r"[\s.\-]")
+
+
 def parse_national_id(raw: str | None) -> NationalId | None:
     """Digits of a CCCD (12) or CMND (9) with spaces, dots and dashes removed; None otherwise."""
     if not raw:
         return None
-    digits = re.sub(r"[\s.\-]", "", raw)
+    digits = _ID_SEPARATORS.sub("", raw)
     if not digits.isdigit():
         return None
     if len(digits) == 12:
@@ -278,6 +281,7 @@ OLD_MOBILE_PREFIXES: dict[str, str] = {
     "0199": "059",  # Gmobile
 }
 _MOBILE_SECOND_DIGITS = frozenset("35789")
+_NON_DIGITS = re.compile(r"\D")
 
 
 def normalize_phone(raw: str | None) -> str | None:
@@ -288,7 +292,7 @@ def normalize_phone(raw: str | None) -> str | None:
     """
     if not raw:
         return None
-    digits = re.sub(r"\D", "", raw)
+    digits = _NON_DIGITS.sub("", raw)
     if digits.startswith("0084"):
         digits = "0" + digits[4:]
     elif digits.startswith("84") and len(digits) in (11, 12):

@@ -13,6 +13,8 @@ the batch, not with the registry.
 from __future__ import annotations
 
 import csv
+import multiprocessing
+import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +28,7 @@ from server.households.matching import (
     KeyIndex,
     Link,
     NameFrequencies,
+    Prepared,
     Score,
     Thresholds,
     Weights,
@@ -62,8 +65,9 @@ def _number(text: str, convert: type[int] | type[float], where: str) -> int | fl
         raise CsvFormatError(f"{where}: not a number: {text!r}") from None
 
 
-def read_records(path: Path) -> Iterator[HouseholdRecord]:
-    """Household records from a CSV, one at a time, strings in NFC."""
+def read_records(path: Path, part: int = 0, parts: int = 1) -> Iterator[HouseholdRecord]:
+    """Household records from a CSV, one at a time, strings in NFC; with ``parts`` > 1 only every
+    ``parts``-th row starting at row ``part`` (so that workers can share one file)."""
     with path.open(newline="", encoding="utf-8-sig") as f:
         reader = csv.reader(f)
         header = next(reader, [])
@@ -72,7 +76,9 @@ def read_records(path: Path) -> Iterator[HouseholdRecord]:
             raise CsvFormatError(f"{path}: missing columns {', '.join(sorted(missing))}")
         (i_id, i_head, i_year, i_gender, i_nid, i_phone, i_village, i_address, i_lat, i_lon,
          i_members) = (header.index(name) for name in FIELDS)
-        for row in reader:
+        for number, row in enumerate(reader):
+            if number % parts != part:
+                continue
             where = f"{path}:{reader.line_num}"
             gender = row[i_gender].strip().upper() or None
             if gender not in (None, "M", "F"):
@@ -126,6 +132,56 @@ def _write_links(writer: csv.writer, links: Iterable[Link]) -> int:  # type: ign
     return count
 
 
+@dataclass
+class _Batch:
+    """The submissions held in memory, indexed by their probe keys, that the registry streams past."""
+
+    incoming: list[Prepared]
+    index: KeyIndex
+    frequencies: NameFrequencies
+    weights: Weights
+    review: float
+
+
+def _scan(batch: _Batch, registry_path: Path, part: int, parts: int,
+          progress: Progress | None) -> tuple[int, list[tuple[int, str, Score]]]:
+    """Scores the batch against one share of the registry: (rows read, [(submission, registry id, score)])."""
+    found = []
+    rows = 0
+    for rows, record in enumerate(read_records(registry_path, part, parts), start=1):
+        p = prepare(record)
+        for i in batch.index.lookup(blocking_keys(p)):
+            score = score_pair(batch.incoming[i], p, batch.frequencies, batch.weights)
+            if score.total >= batch.review:
+                found.append((i, record.record_id, score))
+        if progress and rows % PROGRESS_EVERY == 0:
+            progress("registry", rows)
+    return rows, found
+
+
+# The batch as forked workers inherit it: set only while a pool of them runs.
+_FORKED_BATCH: _Batch | None = None
+
+
+def _scan_forked(registry_path: Path, part: int, parts: int) -> tuple[int, list[tuple[int, str, Score]]]:
+    assert _FORKED_BATCH is not None
+    return _scan(_FORKED_BATCH, registry_path, part, parts, None)
+
+
+def _scan_in_parallel(batch: _Batch, registry_path: Path, workers: int) -> list[tuple[int, list]]:
+    global _FORKED_BATCH
+    _FORKED_BATCH = batch
+    try:
+        # Forked workers share the batch index without copying or pickling it.
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            return pool.starmap(_scan_forked, [(registry_path, part, workers) for part in range(workers)])
+    finally:
+        _FORKED_BATCH = None
+
+
+DEFAULT_WORKERS = min(2, os.cpu_count() or 1)
+
+
 def link_csv(
     registry_path: Path,
     incoming_path: Path,
@@ -133,6 +189,7 @@ def link_csv(
     progress: Progress | None = None,
     *,
     duplicates_path: Path | None = None,
+    workers: int = DEFAULT_WORKERS,
     weights: Weights = DEFAULT_WEIGHTS,
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
 ) -> LinkSummary:
@@ -140,29 +197,32 @@ def link_csv(
 
     Within-batch duplicates (one household submitted twice) go to ``duplicates_path`` when given,
     as ``incoming_id,duplicate_of,score,decision`` (later row → earlier row). Name frequencies for the
-    term-frequency weights come from the batch: it is a sample of the same population.
+    term-frequency weights come from the batch: it is a sample of the same population. With
+    ``workers`` > 1 the registry is scanned by that many forked processes, each taking every
+    ``workers``-th row; the result is the same.
     """
-    frequencies = NameFrequencies()
-    incoming = []
-    index = KeyIndex()
+    batch = _Batch(incoming=[], index=KeyIndex(), frequencies=NameFrequencies(), weights=weights,
+                   review=thresholds.review)
     for position, record in enumerate(read_records(incoming_path)):
         p = prepare(record)
-        incoming.append(p)
-        frequencies.add(p)
-        index.add(position, probe_keys(p))
+        batch.incoming.append(p)
+        batch.frequencies.add(p)
+        batch.index.add(position, probe_keys(p))
         if progress and (position + 1) % PROGRESS_EVERY == 0:
             progress("incoming", position + 1)
+    incoming = batch.incoming
 
+    if workers > 1:
+        shares = _scan_in_parallel(batch, registry_path, workers)
+    else:
+        shares = [_scan(batch, registry_path, 0, 1, progress)]
+    registry_count = sum(rows for rows, _ in shares)
+    if progress and workers > 1:
+        progress("registry", registry_count)
     candidates: list[list[tuple[str, Score]]] = [[] for _ in incoming]
-    registry_count = 0
-    for registry_count, record in enumerate(read_records(registry_path), start=1):
-        hits = index.lookup(blocking_keys(record_p := prepare(record)))
-        for i in hits:
-            score = score_pair(incoming[i], record_p, frequencies, weights)
-            if score.total >= thresholds.review:
-                candidates[i].append((record.record_id, score))
-        if progress and registry_count % PROGRESS_EVERY == 0:
-            progress("registry", registry_count)
+    for _, found in shares:
+        for i, registry_id, score in found:
+            candidates[i].append((registry_id, score))
 
     counts = {Decision.MATCH: 0, Decision.REVIEW: 0, Decision.NEW: 0}
     pairs = 0
@@ -174,7 +234,7 @@ def link_csv(
             counts[best_decision(links)] += 1
             pairs += _write_links(writer, links)
 
-    duplicates = find_batch_duplicates(incoming, frequencies, weights, thresholds)
+    duplicates = find_batch_duplicates(incoming, batch.frequencies, weights, thresholds)
     if duplicates_path is not None:
         with duplicates_path.open("w", newline="", encoding="utf-8") as f:
             writer = csv.writer(f)

@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import lru_cache
 from typing import NamedTuple
 
 from server.households.identity import (
@@ -32,7 +33,6 @@ from server.households.identity import (
     parse_national_id,
     within_one_edit,
 )
-
 
 # The record types below are built once per row or per scored pair: they are plain slotted
 # dataclasses, read-only by convention, because frozen ones cost five times as much to construct.
@@ -70,7 +70,6 @@ class Prepared:
     id_fits_head: bool | None
     phone: str | None
     village: str
-    address: str
     cell: tuple[int, int] | None
 
 
@@ -95,7 +94,6 @@ def prepare(record: HouseholdRecord) -> Prepared:
         id_fits_head=fits,
         phone=normalize_phone(record.phone),
         village=record.village_code or "",
-        address=fold(record.address or ""),
         cell=cell,
     )
 
@@ -125,8 +123,8 @@ def _keys(p: Prepared, cells: Iterable[tuple[int, int]]) -> set[str]:
 
 
 def blocking_keys(record: HouseholdRecord | Prepared) -> set[str]:
-    """The keys to store for a record; two records are candidates when the stored keys of one meet
-    the ``probe_keys`` of the other."""
+    """The keys to store for a record. Two records are candidates when the stored keys of one that
+    meet the ``probe_keys`` of the other add up to ``CANDIDATE_STRENGTH`` (see ``key_strength``)."""
     p = _as_prepared(record)
     return _keys(p, [p.cell] if p.cell is not None else [])
 
@@ -524,6 +522,11 @@ def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return math.hypot(dx, dy)
 
 
+@lru_cache(maxsize=65536)
+def _address_key(address: str | None) -> str:
+    return fold(address or "")
+
+
 def _compare_places(a: Prepared, b: Prepared, w: Weights, out: list[Contribution]) -> None:
     ra, rb = a.record, b.record
     if ra.lat is not None and ra.lon is not None and rb.lat is not None and rb.lon is not None:
@@ -536,8 +539,9 @@ def _compare_places(a: Prepared, b: Prepared, w: Weights, out: list[Contribution
             out.append(Contribution("distance", "1km", w.geo_1km))
         elif metres > 1000:
             out.append(Contribution("distance", "far", w.geo_far))
-    if a.address and a.address == b.address:
-        numbered = any(ch.isdigit() for ch in a.address)
+    address = _address_key(a.record.address)
+    if address and address == _address_key(b.record.address):
+        numbered = any(ch.isdigit() for ch in address)
         out.append(Contribution("address", "numbered" if numbered else "plain",
                                 w.address_numbered if numbered else w.address_plain))
     if a.village and b.village and a.village != b.village:
@@ -581,7 +585,7 @@ def decide(
     """The candidates worth showing for one record, best first: at most one ``match`` (the best, when
     it clears the threshold and the runner-up by the margin), the rest above the review threshold as
     ``review``. An empty list means the record is ``new``."""
-    ranked = sorted((s for s in scored if s[1].total >= thresholds.review), key=lambda s: -s[1].total)
+    ranked = sorted((s for s in scored if s[1].total >= thresholds.review), key=lambda s: (-s[1].total, s[0]))
     links = []
     for rank, (other_id, score) in enumerate(ranked):
         decision = Decision.REVIEW
@@ -621,13 +625,16 @@ class KeyIndex:
 
     def lookup(self, keys: Iterable[str]) -> list[int]:
         """Positions of the records whose shared keys make them candidates, in index order."""
+        get = self._positions.get
+        shared = [(key, positions) for key in keys if (positions := get(key))]
+        if len(shared) == 1:  # the common case for a registry row: settle it without counting
+            key, positions = shared[0]
+            return sorted(positions) if key_strength(key) >= CANDIDATE_STRENGTH else []
         strength: dict[int, int] = {}
-        for key in keys:
-            positions = self._positions.get(key)
-            if positions:
-                weight = key_strength(key)
-                for position in positions:
-                    strength[position] = strength.get(position, 0) + weight
+        for key, positions in shared:
+            weight = key_strength(key)
+            for position in positions:
+                strength[position] = strength.get(position, 0) + weight
         return sorted(position for position, total in strength.items() if total >= CANDIDATE_STRENGTH)
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from sqlalchemy import Select, delete, func, select
+from sqlalchemy import Select, case, delete, func, select
 
 from server.extensions import db
 from server.households.models import Boundary, DuplicatePair, Household, HouseholdKey
@@ -17,17 +17,19 @@ def household_by_code(code: str) -> Household | None:
 
 
 def candidates(keys: Iterable[str], limit: int = 60) -> list[Household]:
-    """Live households sharing blocking keys, those sharing the most first, in one indexed query.
+    """Live households whose shared blocking keys are strong enough, strongest first, in one indexed query.
 
-    Common names in a big village can share one key with hundreds of households; the ones sharing
-    several keys (name and phone, name and place…) are the plausible ones, so only they are scored.
+    A shared citizen ID or phone counts 2, a name, birth-year or place key 1; a candidate needs 2 (the
+    matcher's own rule, server/households/matching.py). Common names in a big village share one key with
+    hundreds of households: only those with more in common are scored.
     """
     keys = list(keys)
     if not keys:
         return []
+    strength = func.sum(case((HouseholdKey.key.like("i|%") | HouseholdKey.key.like("t|%"), 2), else_=1))
     ranked = (select(HouseholdKey.household_id).where(HouseholdKey.key.in_(keys))
-              .group_by(HouseholdKey.household_id).order_by(func.count().desc(), HouseholdKey.household_id)
-              .limit(limit))
+              .group_by(HouseholdKey.household_id).having(strength >= 2)
+              .order_by(strength.desc(), HouseholdKey.household_id).limit(limit))
     return list(db.session.scalars(select(Household).where(Household.id.in_(ranked),
                                                            Household.merged_into_id.is_(None))))
 

@@ -530,14 +530,15 @@ class SyntheticFiles:
     incoming: Path
     truth: Path
     batch_truth: Path
+    kinds: Path
 
 
 def write_files(data: SyntheticData, directory: Path) -> SyntheticFiles:
-    """Writes registry.csv, incoming.csv, truth.csv (``incoming_id,registry_id``) and batch_truth.csv
-    (``incoming_id,duplicate_of``) into ``directory``."""
+    """Writes registry.csv, incoming.csv, truth.csv (``incoming_id,registry_id``), batch_truth.csv
+    (``incoming_id,duplicate_of``) and kinds.csv (``incoming_id,kind``) into ``directory``."""
     directory.mkdir(parents=True, exist_ok=True)
-    files = SyntheticFiles(directory / "registry.csv", directory / "incoming.csv", directory / "truth.csv",
-                           directory / "batch_truth.csv")
+    files = SyntheticFiles(*(directory / f"{name}.csv" for name in ("registry", "incoming", "truth", "batch_truth",
+                                                                     "kinds")))
     write_records(files.registry, data.registry)
     write_records(files.incoming, data.incoming)
     with files.truth.open("w", newline="", encoding="utf-8") as f:
@@ -548,6 +549,10 @@ def write_files(data: SyntheticData, directory: Path) -> SyntheticFiles:
         writer = csv.writer(f)
         writer.writerow(["incoming_id", "duplicate_of"])
         writer.writerows(sorted(sorted(pair, reverse=True) for pair in data.batch_duplicates))
+    with files.kinds.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["incoming_id", "kind"])
+        writer.writerows(data.kinds.items())
     return files
 
 
