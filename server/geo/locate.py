@@ -22,7 +22,7 @@ GEO009 Distances are metres on a local equirectangular projection (scale error <
 
 Speed: `BoundaryIndex` lays a grid over the villages once (25 m cells, coarser if that would
 exceed 8 M cells). A point in a cell that no edge touches takes that cell's village from an array;
-if its accuracy circle may reach an edge, the village segments listed for the 3×3 cells around it
+if its accuracy circle may reach an edge, the village segments listed for the cells around it
 decide ``on_boundary`` exactly. Only points in cells an edge touches go through the STRtree and
 GEOS predicates. Both paths give the same answers (tested). The grid costs 5 bytes per cell plus
 ~50 bytes per polygon vertex (~90 MB for 10,000 villages of ~100 vertices over 4,700 km²);
@@ -66,6 +66,7 @@ DEFAULT_POOR_ACCURACY_M = 50.0
 DEFAULT_CENTROID_MAX_DISTANCE_M = 10_000.0
 DEFAULT_RASTER_CELL_M = 25.0
 DEFAULT_MAX_RASTER_CELLS = 8_000_000
+NEAR_REACH = 2  # cells: accuracy radii up to this are checked against the grid's segment lists
 
 _BORDER_SLACK = 1e-6  # in cells: far above float rounding, far below any real distance
 _NO_DECLARED = -1
@@ -285,9 +286,9 @@ class _Raster:
         row, col = math.floor((y - self.y0) / self.cell), math.floor((x - self.x0) / self.cell)
         return (row, col) if 0 <= row < ny and 0 <= col < nx else None
 
-    def segments_around(self, row: int, col: int) -> np.ndarray:
-        """Village segments through the 3×3 block of cells around (row, col)."""
-        block = self.labels[max(row - 1, 0):row + 2, max(col - 1, 0):col + 2].ravel()
+    def segments_around(self, row: int, col: int, reach: int) -> np.ndarray:
+        """Village segments through the cells within `reach` cells of (row, col)."""
+        block = self.labels[max(row - reach, 0):row + reach + 1, max(col - reach, 0):col + reach + 1].ravel()
         offsets = self.edge_offsets
         pieces = [self.edge_segments[offsets[k]:offsets[k + 1]] for k in (-2 - block[block <= -2]).tolist()]
         return np.concatenate(pieces) if pieces else np.empty(0, np.int32)
@@ -302,32 +303,31 @@ class _Raster:
 
     def near_other_village(self, x: np.ndarray, y: np.ndarray, radius: np.ndarray,
                            village: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(answerable, near): for points inside the grid with a radius of at most one cell, whether
-        a segment of another village lies within the radius. Such a segment touches a cell within
-        one cell of the point's, so only the 3×3 block around it is searched."""
+        """(answerable, near): for points inside the grid with a radius of at most `NEAR_REACH`
+        cells, whether a segment of another village lies within the radius. Such a segment touches
+        a cell within ceil(radius / cell) cells of the point's, so only that block is searched."""
         inside, row, col = self.cells_of(x, y)
-        answerable = inside & (radius <= self.cell)
-        point = np.flatnonzero(answerable)
-        ny, nx = self.labels.shape
-        rows = np.clip(row[point, None] + _BLOCK_ROWS, 0, ny - 1)
-        cols = np.clip(col[point, None] + _BLOCK_COLS, 0, nx - 1)
-        edge = -2 - self.labels[rows, cols]
-        which, slot = np.nonzero(edge >= 0)
-        edge = edge[which, slot]
-        first, counts = self.edge_offsets[edge], self.edge_offsets[edge + 1] - self.edge_offsets[edge]
-        pair_point = point[np.repeat(which, counts)]
-        pair = np.repeat(first - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
-        segment = self.edge_segments[pair]
-        other = self.owner[segment] != village[pair_point]
-        pair_point, segment = pair_point[other], segment[other]
-        distance = _segment_distance(x[pair_point], y[pair_point], self.start[segment], self.end[segment])
+        reach = np.ceil(radius / self.cell)
+        answerable = inside & (reach <= NEAR_REACH)
         near = np.zeros(len(x), bool)
-        near[pair_point[distance <= radius[pair_point]]] = True
+        ny, nx = self.labels.shape
+        for cells in range(1, NEAR_REACH + 1):
+            point = np.flatnonzero(answerable & (reach <= cells) & (reach > cells - 1))
+            steps = np.arange(-cells, cells + 1)
+            rows = np.clip(row[point, None] + np.repeat(steps, len(steps))[None, :], 0, ny - 1)
+            cols = np.clip(col[point, None] + np.tile(steps, len(steps))[None, :], 0, nx - 1)
+            edge = -2 - self.labels[rows, cols]
+            which, slot = np.nonzero(edge >= 0)
+            edge = edge[which, slot]
+            first, counts = self.edge_offsets[edge], self.edge_offsets[edge + 1] - self.edge_offsets[edge]
+            pair_point = point[np.repeat(which, counts)]
+            segment = self.edge_segments[np.repeat(first - np.cumsum(counts) + counts, counts)
+                                         + np.arange(counts.sum())]
+            other = self.owner[segment] != village[pair_point]
+            pair_point, segment = pair_point[other], segment[other]
+            distance = _segment_distance(x[pair_point], y[pair_point], self.start[segment], self.end[segment])
+            near[pair_point[distance <= radius[pair_point]]] = True
         return answerable, near
-
-
-_BLOCK_ROWS = np.repeat([-1, 0, 1], 3)[None, :]
-_BLOCK_COLS = np.tile([-1, 0, 1], 3)[None, :]
 
 
 def _label_runs(edges: np.ndarray, villages: np.ndarray, village_tree: STRtree, x0: float, y0: float,
@@ -460,8 +460,9 @@ class BoundaryIndex:
 
     def _near_other_one(self, x: float, y: float, radius: float, village: int, cell: tuple[int, int] | None) -> bool:
         raster = self._raster
-        if raster is not None and cell is not None and radius <= raster.cell:
-            segments = raster.segments_around(*cell)
+        reach = math.ceil(radius / raster.cell) if raster is not None else 0
+        if raster is not None and cell is not None and reach <= NEAR_REACH:
+            segments = raster.segments_around(*cell, reach)
             segments = segments[raster.owner[segments] != village]
             # A handful of segments: plain floats beat a dozen numpy calls on tiny arrays.
             starts, ends = raster.start[segments].tolist(), raster.end[segments].tolist()
@@ -534,7 +535,7 @@ class BoundaryIndex:
     def _flag_near_boundary(self, which: np.ndarray, x: np.ndarray, y: np.ndarray, radius: np.ndarray,
                             result: _Result) -> None:
         """on_boundary for points placed in a village: another village within their radius. The
-        grid's segment lists answer for small radii; the tree answers the rest."""
+        grid's segment lists answer for radii up to NEAR_REACH cells; the tree answers the rest."""
         which = which[radius[which] > 0]
         if self._raster is not None and which.size:
             answered, near = self._raster.near_other_village(x[which], y[which], radius[which],
