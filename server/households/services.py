@@ -33,6 +33,7 @@ from server.households.matching import (
 )
 from server.households.models import Boundary, DuplicatePair, Household, HouseholdYear
 from server.timeutil import utcnow
+from server.units import queries as unit_queries
 
 Progress = Callable[[int], None]
 
@@ -286,18 +287,27 @@ def load_boundaries(doc: dict[str, Any], by: Actor | None = None) -> int:
 
 
 def boundary_index() -> BoundaryIndex | None:
-    """The loaded boundaries as an index, rebuilt only when they change."""
-    stamp = queries.boundaries_stamp()
-    if stamp[0] == 0:
+    """The loaded boundaries as an index, rebuilt only when they change. Communes without a polygon
+    take part by their centroid (from the administrative-units package), flagged when used."""
+    stamp = (*queries.boundaries_stamp(), len(unit_queries.units_at("commune")))
+    if stamp[0] == 0 and stamp[2] == 0:
         return None
     if _INDEX.get("stamp") != stamp:
-        doc = {"type": "FeatureCollection", "features": [
-            {"type": "Feature", "geometry": b.geometry,
-             "properties": {"code": b.code, "name": b.name, "level": b.level, "parent_code": b.parent_code}}
-            for b in queries.boundaries()]}
-        _INDEX["index"] = BoundaryIndex.from_geojson(doc)
+        features = [_feature(b.code, b.name, b.level, b.parent_code, b.geometry) for b in queries.boundaries()]
+        with_polygon = {f["properties"]["code"] for f in features}
+        features += [_feature(u.code, u.name, "commune", u.parent_code,
+                              {"type": "Point", "coordinates": [u.lon, u.lat]})
+                     for u in unit_queries.units_at("commune")
+                     if u.code not in with_polygon and u.lat is not None and u.lon is not None]
+        _INDEX["index"] = BoundaryIndex.from_geojson({"type": "FeatureCollection", "features": features}) \
+            if features else None
         _INDEX["stamp"] = stamp
     return _INDEX["index"]
+
+
+def _feature(code: str, name: str, level: str, parent_code: str | None, geometry: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "Feature", "geometry": geometry,
+            "properties": {"code": code, "name": name, "level": level, "parent_code": parent_code}}
 
 
 def locate_submission(submission: Submission, submission_def: SubmissionDef, answers: dict[str, Any]) -> None:

@@ -215,3 +215,11 @@ def test_cli_geo_locate__flags_column(runner, world, tmp_path):
     rows = list(csv.DictReader(io.StringIO(out.read_text())))
     assert (rows[0]["village_code"], rows[0]["commune_code"]) == ("07210-01", "07210")
     assert "no_gps" in rows[1]["flag"]
+
+
+def test_geo__no_polygons__commune_from_its_centroid(app, client, world):
+    # The test units give the two communes centroids (factories.UNITS) and no boundaries are loaded.
+    device_post(client, world, household_xml("uuid:c1", "Phan Văn Long", gps="21.2805 106.2102 0 5"))
+    geo = _submission(app, "uuid:c1").geo
+    assert geo["commune_code"] == "07210" and geo["village_code"] is None
+    assert "commune_from_centroid" in geo["flags"]
