@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 5000
 export FLASK_APP := wsgi
+# The address printed for phones follows the port unless set explicitly.
+export PUBLIC_URL ?= http://127.0.0.1:$(PORT)
 ENGINE := tests/e2e/engine
 
 .PHONY: run test install engine lint serve clean
