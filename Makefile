@@ -8,7 +8,7 @@ export FLASK_APP := wsgi
 export PUBLIC_URL ?= http://127.0.0.1:$(PORT)
 ENGINE := tests/e2e/engine
 
-.PHONY: run test install engine lint serve clean
+.PHONY: run test install engine browser lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,7 +32,12 @@ run: install
 	$(BIN)/flask demo setup
 	$(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers 3 --threads 4 --access-logfile - wsgi:app
 
-test: install engine
+# Headless Chromium for tests/browser (Debian packages; Selenium uses /usr/bin/chromedriver, nothing is downloaded).
+browser:
+	@command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 || \
+		{ apt-get update && apt-get install -y chromium chromium-driver; }
+
+test: install engine browser
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install

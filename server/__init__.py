@@ -43,6 +43,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(duplicates)
     app.register_blueprint(reviews)
 
+    from server.web.views import bp as web
+
+    app.register_blueprint(web)
+
     from server.campaigns.services import assign_and_classify
     from server.collect.submissions_service import STAGES
     from server.households.services import locate_submission, match_submission

@@ -130,3 +130,47 @@ def device_post(client: FlaskClient, world: World, xml: bytes, files: dict[str, 
     return client.post(f"/v1/key/{world.tokens[device]}/projects/{world.project_id}/submission",
                        data=data, content_type="multipart/form-data",
                        headers=OPENROSA if headers is None else headers)
+
+
+# A compact Phiếu B with the contract's field names (forms/FIELDS.md), for API and page tests.
+PHIEU_B = """
+| survey |
+| | type | name | label |
+| | text | head_name | Họ tên chủ hộ |
+| | text | commune | Xã |
+| | text | village | Thôn |
+| | geopoint | gps | Toạ độ |
+| | image | house_photo | Ảnh nhà |
+| | begin repeat | member | Thành viên |
+| | text | m_name | Tên |
+| | text | m_sex | Giới tính |
+| | integer | m_birth_year | Năm sinh |
+| | text | m_relation | Quan hệ |
+| | text | m_insurance | BHYT |
+| | text | m_in_school | Đi học |
+| | text | m_school_level | Cấp học |
+| | text | m_diploma | Bằng cấp |
+| | text | m_work | Việc làm |
+| | text | m_disability | Khuyết tật |
+| | text | m_malnourished | Suy dinh dưỡng |
+| | end repeat | | |
+| | text | wall_material | Tường |
+| | text | column_material | Cột |
+| | text | roof_material | Mái |
+| | decimal | living_area_m2 | Diện tích |
+| | text | water_source | Nước |
+| | text | latrine | Nhà tiêu |
+| | text | uses_phone | Điện thoại |
+| | text | uses_internet | Internet |
+| | text | info_devices | Phương tiện |
+| | integer | income_per_person_month | Thu nhập |
+| settings |
+| | form_id | version |
+| | phieu_b | 1 |
+"""
+
+ADULT = {"m_sex": "male", "m_birth_year": "1980", "m_relation": "head", "m_insurance": "yes", "m_in_school": "no",
+         "m_diploma": "upper_secondary", "m_work": "self_employed", "m_disability": "no"}
+GOOD_HOUSE = {"wall_material": "durable", "column_material": "durable", "roof_material": "durable",
+         "living_area_m2": "60", "water_source": "piped", "latrine": "septic", "uses_phone": "yes",
+         "uses_internet": "yes", "info_devices": "tv smartphone"}

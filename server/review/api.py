@@ -13,7 +13,7 @@ from server.extensions import db
 from server.http import transaction
 from server.http.auth import current_caller
 from server.i18n import request_language
-from server.review import machine, services
+from server.review import machine, queries, services
 from server.review.diff import diff_answers
 from server.review.models import Review, ReviewEvent
 from server.timeutil import iso
@@ -27,16 +27,11 @@ def _protocol() -> None:
 
 
 def _scoped(query):  # type: ignore[no-untyped-def]
-    scope = visible_units(current_caller())
-    if scope is None:
-        return query
-    villages, communes = scope
-    return query.where(Review.village_code.in_(villages)
-                       | (Review.village_code.is_(None) & Review.commune_code.in_(communes)))
+    return queries.scoped(query, visible_units(current_caller()))
 
 
 def _review(review_id: int) -> Review:
-    review = db.session.scalar(_scoped(select(Review).where(Review.id == review_id)))
+    review = queries.review_in_scope(review_id, visible_units(current_caller()))
     if review is None:
         raise Problem("not_found", what=f"review {review_id}")
     return review

@@ -13,47 +13,7 @@ from server.campaigns.models import Classification
 from server.collect.models import Project, Submission
 from server.errors import Problem
 from server.extensions import db
-from tests.factories import build_world, device_post
-
-PHIEU_B = """
-| survey |
-| | type | name | label |
-| | text | commune | Xã |
-| | text | village | Thôn |
-| | text | head_name | Chủ hộ |
-| | begin repeat | member | Thành viên |
-| | text | m_name | Tên |
-| | text | m_sex | Giới tính |
-| | integer | m_birth_year | Năm sinh |
-| | text | m_relation | Quan hệ |
-| | text | m_insurance | BHYT |
-| | text | m_in_school | Đi học |
-| | text | m_school_level | Cấp học |
-| | text | m_diploma | Bằng cấp |
-| | text | m_work | Việc làm |
-| | text | m_disability | Khuyết tật |
-| | text | m_malnourished | Suy dinh dưỡng |
-| | end repeat | | |
-| | text | wall_material | Tường |
-| | text | column_material | Cột |
-| | text | roof_material | Mái |
-| | decimal | living_area_m2 | Diện tích |
-| | text | water_source | Nước |
-| | text | latrine | Nhà tiêu |
-| | text | uses_phone | Điện thoại |
-| | text | uses_internet | Internet |
-| | text | info_devices | Phương tiện |
-| | integer | income_per_person_month | Thu nhập |
-| settings |
-| | form_id | version |
-| | phieu_b | 1 |
-"""
-
-ADULT = {"m_sex": "male", "m_birth_year": "1980", "m_relation": "head", "m_insurance": "yes", "m_in_school": "no",
-         "m_diploma": "upper_secondary", "m_work": "self_employed", "m_disability": "no"}
-GOOD_HOUSE = {"wall_material": "durable", "column_material": "durable", "roof_material": "durable",
-              "living_area_m2": "60", "water_source": "piped", "latrine": "septic", "uses_phone": "yes",
-              "uses_internet": "yes", "info_devices": "tv smartphone"}
+from tests.factories import ADULT, GOOD_HOUSE, PHIEU_B, build_world, device_post
 
 
 def household_xml(instance_id: str, *, commune: str = "07228", village: str = "07228-01", income: str = "1200000",

@@ -12,8 +12,8 @@ from server.collect.models import Submission
 from server.extensions import db
 from server.households.models import HouseholdYear
 from server.review.models import Review
-from tests.api.test_classification import PHIEU_B, household_xml
-from tests.factories import build_world, device_post
+from tests.api.test_classification import household_xml
+from tests.factories import PHIEU_B, build_world, device_post
 
 YESTERDAY = (date.today() - timedelta(days=1)).isoformat()
 MEETING = {"held_on": YESTERDAY, "chair": "Trưởng thôn Nguyễn Văn Ba", "attendees": 40, "minutes_ref": "bien-ban.jpg"}
