@@ -14,6 +14,10 @@ submissions with known truth, then
 
 Then it times ``score_pair`` per pair and single-submission matching against an in-memory index.
 
+Splink is not a dependency of the server; install it for this benchmark only::
+
+    .venv/bin/pip install splink==5.0.0        # brings duckdb, pyarrow, sqlglot
+
 Usage::
 
     .venv/bin/python bench/dedup.py                      # 500,000 × 50,000, both configs, 1M index
