@@ -23,39 +23,9 @@ from io import BytesIO
 
 from common import bench_config, fresh_postgres, migrate
 
-FORM = """
-| survey |
-| | type | name | label |
-| | text | head_name | Họ tên chủ hộ |
-| | text | commune | Xã |
-| | text | village | Thôn |
-| | geopoint | gps | Toạ độ |
-| | image | house_photo | Ảnh nhà |
-| | begin repeat | member | Thành viên |
-| | text | m_name | Tên |
-| | text | m_sex | Giới tính |
-| | integer | m_birth_year | Năm sinh |
-| | text | m_national_id | CCCD |
-| | text | m_relation | Quan hệ |
-| | text | m_insurance | BHYT |
-| | text | m_in_school | Đi học |
-| | text | m_diploma | Bằng cấp |
-| | text | m_work | Việc làm |
-| | end repeat | | |
-| | text | wall_material | Tường |
-| | text | column_material | Cột |
-| | text | roof_material | Mái |
-| | decimal | living_area_m2 | Diện tích |
-| | text | water_source | Nước |
-| | text | latrine | Nhà tiêu |
-| | text | uses_phone | Điện thoại |
-| | text | uses_internet | Internet |
-| | text | info_devices | Phương tiện |
-| | integer | income_per_person_month | Thu nhập |
-| settings |
-| | form_id | version |
-| | phieu_b | 1 |
-"""
+from tests.factories import PHIEU_B
+
+FORM = PHIEU_B  # the same compact Phiếu B the page tests use
 VILLAGE, COMMUNE = "07210-01", "07210"
 PASSWORD = "bench password 123"
 PHOTO = bytes(range(256)) * 40
