@@ -47,6 +47,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     app.register_blueprint(web)
 
+    from server.http import openapi
+
+    @app.get("/v1/openapi.json")
+    def openapi_document():  # type: ignore[no-untyped-def]
+        """The OpenAPI document of this server (built from its routes)."""
+        return openapi.build(app)
+
     from server.campaigns.services import assign_and_classify
     from server.collect.submissions_service import STAGES
     from server.households.services import locate_submission, match_submission
