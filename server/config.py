@@ -77,9 +77,3 @@ def load_config(overrides: Mapping[str, Any] | None = None,
     extra = {k: v for k, v in overrides.items() if k not in {s.name for s in SETTINGS}}
     values.update(extra)
     return Config(values)
-
-
-def describe() -> list[tuple[str, str, str]]:
-    return [(s.name, repr(s.default), s.meaning) for s in SETTINGS]
-
-
