@@ -94,6 +94,18 @@ def build_world(app: Flask, forms: dict[str, str] | None = None) -> World:
     return world
 
 
+def open_campaign(app: Flask, project_id: int, year: int | None = None) -> None:
+    """This year's campaign (or ``year``'s), covering every commune all year round."""
+    from datetime import date
+
+    from server.campaigns import services as campaigns
+
+    year = year or date.today().year
+    with app.app_context():
+        campaigns.create_campaign(project_id, year, date(year, 1, 1), date(year, 12, 31), [], by=None)
+        db.session.commit()
+
+
 def project_forms(project_id: int) -> list[int]:
     from server.collect import queries
 

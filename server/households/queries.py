@@ -6,6 +6,7 @@ from sqlalchemy import Select, case, delete, func, select
 
 from server.extensions import db
 from server.households.models import Boundary, DuplicatePair, Household, HouseholdKey
+from server.units.models import Unit
 
 
 def household(household_id: int) -> Household | None:
@@ -73,5 +74,9 @@ def boundaries() -> list[Boundary]:
     return list(db.session.scalars(select(Boundary).order_by(Boundary.code)))
 
 
-def boundaries_stamp() -> tuple[int, object]:
-    return tuple(db.session.execute(select(func.count(), func.max(Boundary.loaded_at))).one())  # type: ignore[return-value]
+def geo_stamp() -> tuple[int, object, int]:
+    """(boundaries, their latest load time, communes): what the GPS index is built from, in one query
+    cheap enough to run on every submission."""
+    communes = select(func.count()).select_from(Unit).where(Unit.level == "commune").scalar_subquery()
+    return tuple(db.session.execute(select(func.count(Boundary.code), func.max(Boundary.loaded_at), communes)  # type: ignore[return-value]
+                                    .select_from(Boundary)).one())

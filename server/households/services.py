@@ -289,7 +289,7 @@ def load_boundaries(doc: dict[str, Any], by: Actor | None = None) -> int:
 def boundary_index() -> BoundaryIndex | None:
     """The loaded boundaries as an index, rebuilt only when they change. Communes without a polygon
     take part by their centroid (from the administrative-units package), flagged when used."""
-    stamp = (*queries.boundaries_stamp(), len(unit_queries.units_at("commune")))
+    stamp = queries.geo_stamp()
     if stamp[0] == 0 and stamp[2] == 0:
         return None
     if _INDEX.get("stamp") != stamp:

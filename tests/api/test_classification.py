@@ -13,7 +13,7 @@ from server.campaigns.models import Classification
 from server.collect.models import Project, Submission
 from server.errors import Problem
 from server.extensions import db
-from tests.factories import ADULT, GOOD_HOUSE, PHIEU_B, build_world, device_post
+from tests.factories import ADULT, GOOD_HOUSE, PHIEU_B, build_world, device_post, open_campaign
 
 
 def household_xml(instance_id: str, *, commune: str = "07228", village: str = "07228-01", income: str = "1200000",
@@ -29,9 +29,7 @@ def household_xml(instance_id: str, *, commune: str = "07228", village: str = "0
 @pytest.fixture
 def world(app):
     world = build_world(app, forms={"phieu_b": PHIEU_B})
-    with app.app_context():
-        campaigns.create_campaign(world.project_id, 2026, date(2026, 1, 1), date(2026, 12, 31), [], by=None)
-        db.session.commit()
+    open_campaign(app, world.project_id, 2026)
     return world
 
 

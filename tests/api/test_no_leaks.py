@@ -7,17 +7,15 @@ filled in to point at a household of a village they do not cover; its head's nam
 from __future__ import annotations
 
 import re
-from datetime import date
 
 import pytest
 from sqlalchemy import select
 
-from server.campaigns import services as campaigns
 from server.collect.models import Submission
 from server.extensions import db
 from server.review.models import Review
 from tests.api.test_classification import household_xml
-from tests.factories import PHIEU_B, build_world, device_post
+from tests.factories import PHIEU_B, build_world, device_post, open_campaign
 
 OUTSIDER = "Khong Thi Bimat"  # ASCII, so that JSON escaping cannot hide it
 SCOPED = ["supervisor_a", "commune_07210", "verifier_07210_01", "enumerator_07210_01"]
@@ -26,10 +24,7 @@ SCOPED = ["supervisor_a", "commune_07210", "verifier_07210_01", "enumerator_0721
 @pytest.fixture
 def world(app, client):
     world = build_world(app, forms={"phieu_b": PHIEU_B})
-    with app.app_context():
-        campaigns.create_campaign(world.project_id, date.today().year, date(date.today().year, 1, 1),
-                                  date(date.today().year, 12, 31), [], by=None)
-        db.session.commit()
+    open_campaign(app, world.project_id)
     # The outsider lives in Xã Mẫu (07228), outside every persona above (area A = commune 07210).
     assert device_post(client, world, household_xml("uuid:outsider", head=OUTSIDER), device="device_07228_01") \
         .status_code == 201

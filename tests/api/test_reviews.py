@@ -7,13 +7,12 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import select
 
-from server.campaigns import services as campaigns
 from server.collect.models import Submission
 from server.extensions import db
 from server.households.models import HouseholdYear
 from server.review.models import Review
 from tests.api.test_classification import household_xml
-from tests.factories import PHIEU_B, build_world, device_post
+from tests.factories import PHIEU_B, build_world, device_post, open_campaign
 
 YESTERDAY = (date.today() - timedelta(days=1)).isoformat()
 MEETING = {"held_on": YESTERDAY, "chair": "Trưởng thôn Nguyễn Văn Ba", "attendees": 40, "minutes_ref": "bien-ban.jpg"}
@@ -22,10 +21,7 @@ MEETING = {"held_on": YESTERDAY, "chair": "Trưởng thôn Nguyễn Văn Ba", "a
 @pytest.fixture
 def world(app):
     world = build_world(app, forms={"phieu_b": PHIEU_B})
-    with app.app_context():
-        campaigns.create_campaign(world.project_id, date.today().year, date(date.today().year, 1, 1),
-                                  date(date.today().year, 12, 31), [], by=None)
-        db.session.commit()
+    open_campaign(app, world.project_id)
     return world
 
 
