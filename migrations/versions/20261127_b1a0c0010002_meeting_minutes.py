@@ -1,0 +1,23 @@
+"""meeting minutes
+
+Revision ID: b1a0c0010002
+Revises: b1a0c0010001
+Create Date: 2026-11-27 07:30:00
+
+"""
+from alembic import op  # noqa: F401
+import sqlalchemy as sa  # noqa: F401
+
+
+revision = 'b1a0c0010002'
+down_revision = 'b1a0c0010001'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    pass
+
+
+def downgrade():
+    pass
