@@ -30,7 +30,7 @@ engine: $(if $(wildcard $(ENGINE)/package-lock.json),$(ENGINE)/node_modules/.ins
 run: install
 	$(BIN)/flask db upgrade
 	$(BIN)/flask demo setup
-	$(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers 3 --threads 4 --access-logfile - wsgi:app
+	$(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers 3 --threads 4 --no-control-socket --access-logfile - wsgi:app
 
 # Headless Chromium for tests/browser (Debian packages; Selenium uses /usr/bin/chromedriver, nothing is downloaded).
 browser:

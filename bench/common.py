@@ -61,7 +61,7 @@ def gunicorn(config: dict[str, object], workers: int = 4, threads: int = 2) -> I
     log = tempfile.NamedTemporaryFile(prefix="gunicorn-", suffix=".log", delete=False)
     process = subprocess.Popen(
         [str(ROOT / ".venv/bin/gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-         "--threads", str(threads), "--worker-class", "gthread", "wsgi:app"],
+         "--threads", str(threads), "--worker-class", "gthread", "--no-control-socket", "wsgi:app"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -76,6 +76,66 @@ def gunicorn(config: dict[str, object], workers: int = 4, threads: int = 2) -> I
         else:
             raise RuntimeError(f"gunicorn did not start; see {log.name}")
         yield base
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+
+
+# --- helpers for bench/load.py (appended) --------------------------------------------------------------------
+
+class Server:
+    """A running gunicorn: its base URL, master process and log file."""
+
+    def __init__(self, base: str, process: subprocess.Popen, log_path: str) -> None:
+        self.base, self.process, self.log_path = base, process, log_path
+
+    def worker_pids(self) -> list[int]:
+        return child_pids(self.process.pid)
+
+
+def child_pids(parent: int) -> list[int]:
+    """Direct children of a process (gunicorn's workers), read from /proc."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # "pid (comm) state ppid ..." — comm may contain spaces, so split after the last ')'.
+        if int(stat.rsplit(")", 1)[1].split()[1]) == parent:
+            found.append(int(entry.name))
+    return found
+
+
+@contextmanager
+def gunicorn_server(config: dict[str, object], workers: int = 4, threads: int = 4,
+                    extra: tuple[str, ...] = ()) -> Iterator[Server]:
+    """Like ``gunicorn`` but yields the process and its log (for worker counts, py-spy, error logs)."""
+    port = free_port()
+    env = dict(os.environ)
+    env.update({key: str(value) for key, value in config.items()})
+    fd, log_path = tempfile.mkstemp(prefix="gunicorn-", suffix=".log")
+    with os.fdopen(fd, "wb") as log:
+        process = subprocess.Popen(
+            [str(ROOT / ".venv/bin/gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
+             "--threads", str(threads), "--worker-class", "gthread", *extra, "wsgi:app"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                urllib.request.urlopen(base + "/v1/projects", timeout=1).close()
+            except urllib.error.HTTPError as error:
+                error.close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        else:
+            raise RuntimeError(f"gunicorn did not start; see {log_path}")
+        yield Server(base, process, log_path)
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)

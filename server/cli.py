@@ -15,15 +15,16 @@ from flask.cli import AppGroup
 
 from server.accounts import queries as account_queries
 from server.accounts import services as accounts
-from server.accounts.device_setup import collect_settings, qr_payload
+from server.accounts.device_setup import collect_settings, device_url, qr_payload
 from server.accounts.models import ROLES
 from server.campaigns import queries as campaign_queries
 from server.campaigns import services as campaigns
 from server.campaigns.cli import campaigns_group, standards_group
-from server.collect import forms_service, submissions_service
+from server.collect import forms_service, projects_service, submissions_service
 from server.collect import queries as collect_queries
-from server.collect.models import FormAssignment, Project
+from server.collect.models import Project
 from server.errors import Problem
+from server.exports.cli import export_group, report_group
 from server.extensions import db
 from server.households.cli import geo_group, households_group
 from server.timeutil import local, utcnow
@@ -45,20 +46,8 @@ def _read_password(password: str | None) -> str:
     return sys.stdin.readline().rstrip("\n")
 
 
-def device_url(project_id: int, token: str) -> str:
-    return f"{current_app.config['PUBLIC_URL'].rstrip('/')}/v1/key/{token}/projects/{project_id}"
-
-
-def create_app_user(project: Project, name: str, unit_codes: list[str], form_ids: list[str] | None) -> tuple[int, str]:
-    key = accounts.create_app_user(project.id, name, unit_codes, by=None)
-    for form in collect_queries.forms(project.id):
-        if form_ids is None or form.xml_form_id in form_ids:
-            db.session.add(FormAssignment(actor_id=key.actor_id, form_id=form.id))
-    return key.actor_id, accounts.app_user_token(key) or ""
-
-
 def print_device(project: Project, name: str, token: str) -> None:
-    url = device_url(project.id, token)
+    url = device_url(current_app.config["PUBLIC_URL"], project.id, token)
     click.echo(f"Địa chỉ máy chủ cho ODK Collect / Collect server URL:\n  {url}")
     payload = qr_payload(collect_settings(url, project.name, name))
     click.echo("Mã QR cấu hình ODK Collect / Collect configuration QR:")
@@ -75,6 +64,8 @@ def register(app: Flask) -> None:
     app.cli.add_command(households_group)
     app.cli.add_command(geo_group)
     app.cli.add_command(submissions_group)
+    app.cli.add_command(export_group)
+    app.cli.add_command(report_group)
 
 
 @click.group("users", cls=AppGroup, help="Web users / Người dùng")
@@ -112,7 +103,8 @@ def app_users_create(name: str, project_id: int, unit_codes: tuple[str, ...], fo
     if project is None:
         raise click.ClickException(f"Không có dự án / no project {project_id}")
     try:
-        actor_id, token = create_app_user(project, name, list(unit_codes), list(form_ids) or None)
+        key = projects_service.create_device(project, name, unit_codes, form_ids or None, by=None)
+        actor_id, token = key.actor_id, accounts.app_user_token(key) or ""
         db.session.commit()
     except Problem as problem:
         _fail(problem)
@@ -210,7 +202,8 @@ def demo_setup(password: str | None, villages_per_commune: int) -> None:
         else:
             village = units.first_village()
             name = "Máy rà soát viên 1"
-            _, token = create_app_user(project, name, [village] if village else [], None)
+            key = projects_service.create_device(project, name, [village] if village else [], None, by=None)
+            token = accounts.app_user_token(key) or ""
             db.session.commit()
         print_device(project, name, token)
     except Problem as problem:

@@ -43,6 +43,19 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PROCESS_INLINE", _bool, True, "run classification, matching and GPS placement inside the "
             "submission request; false: leave them to `flask submissions process --loop` workers"),
     Setting("SESSION_HOURS", int, 24, "lifetime of a web or API session"),
+    Setting("LOGIN_MAX_FAILURES", int, 5, "failed password logins of one account (e-mail) within "
+            "LOGIN_WINDOW_MINUTES after which it is locked (counted in the database, across app servers)"),
+    Setting("LOGIN_MAX_FAILURES_PER_IP", int, 50, "failed password logins from one client address within "
+            "LOGIN_WINDOW_MINUTES after which that address is locked (commune offices share one address)"),
+    Setting("LOGIN_WINDOW_MINUTES", int, 15, "the window failures are counted in, and so the longest lockout"),
+    Setting("TRUSTED_PROXY_HOPS", int, 0, "reverse proxies in front of the app (nginx: 1) whose "
+            "X-Forwarded-For names the client address; 0: the socket's address"),
+    Setting("BLOB_STORE", str, "local", "where attachments live: local (BLOB_DIR) or s3 (S3_BUCKET)"),
+    Setting("S3_ENDPOINT_URL", str, None, "S3-compatible endpoint (MinIO, Ceph, a cloud); unset: AWS"),
+    Setting("S3_BUCKET", str, None, "bucket for attachments when BLOB_STORE=s3; credentials come only from "
+            "boto3's standard chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, profile, instance role)"),
+    Setting("S3_REGION", str, None, "region of the bucket (some S3-compatible servers ignore it)"),
+    Setting("S3_PREFIX", str, "blobs/", "key prefix of attachment objects in the bucket"),
     Setting("PROVINCE_CODE", str, "24", "GSO code of the province this server serves (24 = Bắc Ninh)"),
     Setting("DEFAULT_LANGUAGE", str, "vi", "language of the user interface when the user chose none"),
 )

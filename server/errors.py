@@ -70,10 +70,29 @@ CATALOGUE: dict[str, ProblemType] = {
         409.4, "Bản ghi '{deprecated_id}' đã được sửa trước đó; hãy tải bản mới nhất.",
         "The submission '{deprecated_id}' has already been edited; start from the latest version."),
     "already_exists": ProblemType(409.5, "Đã tồn tại: {what}", "Already exists: {what}"),
+    "login_locked": ProblemType(
+        429.1, "Đăng nhập tạm bị khoá vì nhập sai quá nhiều lần. Vui lòng thử lại sau {minutes} phút.",
+        "Too many failed login attempts. Please try again in {minutes} minutes."),
     "too_large": ProblemType(413.1, "Dữ liệu gửi lên quá lớn (tối đa {limit} byte).",
                              "The request body is too large (limit {limit} bytes)."),
+    "storage_full": ProblemType(
+        507.1, "Máy chủ hết chỗ lưu tệp đính kèm; bản ghi chưa được nhận. Hãy gửi lại sau.",
+        "The server has no space left for attachments; the submission was not accepted. Send it again later."),
+    "unavailable": ProblemType(
+        503.1, "Máy chủ tạm thời không truy cập được cơ sở dữ liệu; chưa có gì được lưu. Hãy gửi lại sau ít phút.",
+        "The server cannot reach its database right now; nothing was saved. Please try again in a few minutes."),
     "unsupported_type": ProblemType(415.1, "Định dạng không được hỗ trợ: {detail}",
                                     "Unsupported content type: {detail}"),
+    "minutes_too_large": ProblemType(413.2, "{vi}", "{en}"),
+    "minutes_refused": ProblemType(415.2, "{vi}", "{en}"),
+    "duplicate_decided": ProblemType(
+        409.7, "Cặp hồ sơ nghi trùng này đã được quyết định trước đó ({decision_vi}). Hãy tải lại trang.",
+        "This possible duplicate has already been decided ({decision_en}). Please reload the page."),
+    "entity_invalid": ProblemType(400.21, "{vi}", "{en}"),
+    "entity_version_conflict": ProblemType(
+        409.15, "Thực thể đang ở phiên bản {current}; bản cập nhật dựa trên phiên bản {base}.",
+        "The entity is at version {current}; the update was based on version {base}."),
+    "entity_exists": ProblemType(409.16, "Đã có thực thể với mã {uuid}.", "An entity with id {uuid} already exists."),
     "odata_query": ProblemType(400.11, "Truy vấn OData không hợp lệ: {detail}", "Invalid OData query: {detail}"),
     "edit_mismatch": ProblemType(
         400.12, "Bản sửa phải có meta/deprecatedID là mã phiên bản hiện tại của bản ghi '{instance_id}'.",

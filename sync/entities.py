@@ -560,8 +560,8 @@ class EntityRow:
     properties: Mapping[str, CsvValue] = field(default_factory=dict)
 
 
-RETURNED_SURVEY_PROPERTIES = ("reason",)
-"""Columns of the returned-surveys list: the reviewer's reason, shown on the phone."""
+RETURNED_SURVEY_PROPERTIES = ("reason", "review_id")
+"""Columns of the returned-surveys list: the reviewer's reason, shown on the phone, and the review's id."""
 
 
 def household_label(head_name: str, address: str) -> str:
@@ -571,8 +571,11 @@ def household_label(head_name: str, address: str) -> str:
 
 
 def returned_survey_row(household_id: str, head_name: str, address: str, reason: str,
-                        version: int = 1) -> EntityRow:
-    return EntityRow(household_id, household_label(head_name, address), version, {"reason": reason})
+                        version: int = 1, review_id: int | None = None) -> EntityRow:
+    properties: dict[str, CsvValue] = {"reason": reason}
+    if review_id is not None:
+        properties["review_id"] = review_id
+    return EntityRow(household_id, household_label(head_name, address), version, properties)
 
 
 def row_from_state(state: EntityState) -> EntityRow:
@@ -616,8 +619,8 @@ def entity_list_chunks(rows: Iterable[EntityRow], properties: Sequence[str],
         if previous is not None and name <= previous:
             raise ValueError(f"entity list rows out of name order or repeated: {previous!r}, {name!r}")
         previous = name
-        writer.writerow((name, _cell(row.label), _cell(row.version),
-                         *(_cell(row.properties.get(p)) for p in properties)))
+        values = row.properties
+        writer.writerow([name, _cell(row.label), _cell(row.version), *[_cell(values.get(p)) for p in properties]])
         if count % rows_per_chunk == 0:
             yield buffer.getvalue().encode()
             buffer.seek(0)
@@ -631,6 +634,9 @@ def _sorted(rows: Iterable[EntityRow]) -> list[EntityRow]:
 
 
 def _cell(value: CsvValue) -> str:
+    if value.__class__ is str:  # the common case first: lists are mostly text
+        text = unicodedata.normalize("NFC", value)  # type: ignore[arg-type]
+        return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
     if value is None:
         return ""
     if isinstance(value, bool):

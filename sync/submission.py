@@ -1,8 +1,9 @@
 """Reading an OpenRosa submission and deciding what it is.
 
 OR001 The XML root carries the form id (`id`) and version (`version`, empty when absent).
-OR002 `meta/instanceID` (any namespace, e.g. `orx:meta`) identifies the submission; without it the
-      submission is refused (400).
+OR002 `meta/instanceID` (any namespace, e.g. `orx:meta`) identifies the submission; without it, or with
+      one longer than INSTANCE_ID_MAX characters, the submission is refused (400). An attribute value
+      longer than ATTRIBUTE_MAX characters (no form writes one) is refused too (400).
 OR003 `meta/deprecatedID` names the instance this one replaces (an edit).
 OR004 Same instanceID and byte-identical XML: a retry or a split upload; it is accepted again (201)
       and only new attachments are added.
@@ -10,13 +11,16 @@ OR005 Same instanceID, different XML: 409 conflict.
 OR006 A deleted submission's instanceID cannot be reused: 409.
 OR007 An edit of an unknown instance: 404; of an instance that is no longer current (already edited):
       409; otherwise the edit becomes the submission's new current version.
-OR008 Attachment names are plain file names; a name with a path, or `.`/`..`, is refused (400).
+OR008 Attachment names are plain file names; a name with a path, or `.`/`..`, is refused (400), also when
+      it only becomes one under Unicode compatibility (fullwidth `．．／`), or hides its extension with
+      bidirectional or other control characters.
 OR009 Attachments that the XML does not reference (in a binary field) are ignored.
 """
 
 from __future__ import annotations
 
 import enum
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +28,10 @@ from typing import Any
 from lxml import etree
 
 from forms.xml import local_name, parse_untrusted
+
+INSTANCE_ID_MAX = 200  # the columns' width (submissions.instance_id, deprecated_id)
+INSTANCE_NAME_MAX = 400  # a display label: longer ones are cut, never refused
+ATTRIBUTE_MAX = 4096
 
 
 class SubmissionError(ValueError):
@@ -59,12 +67,19 @@ def parse_submission(xml: bytes) -> ParsedSubmission:
     instance_id = _child_text(meta, "instanceID")
     if not instance_id:
         raise SubmissionError("missing_instance_id")
+    if len(instance_id) > INSTANCE_ID_MAX:
+        raise SubmissionError("malformed_xml", detail=f"meta/instanceID is longer than {INSTANCE_ID_MAX} characters")
+    for element in root.iter():
+        if any(len(value) > ATTRIBUTE_MAX for value in element.attrib.values()):
+            raise SubmissionError("malformed_xml", detail=f"an attribute value is longer than {ATTRIBUTE_MAX} "
+                                                          "characters")
+    instance_name = _child_text(meta, "instanceName")
     return ParsedSubmission(
         form_id=form_id,
         version=root.get("version") or "",
         instance_id=instance_id,
         deprecated_id=_child_text(meta, "deprecatedID"),
-        instance_name=_child_text(meta, "instanceName"),
+        instance_name=instance_name[:INSTANCE_NAME_MAX] if instance_name else None,
         root=root,
     )
 
@@ -88,9 +103,16 @@ def _child_text(parent: etree._Element | None, name: str) -> str | None:
 
 def check_attachment_name(name: str) -> str:
     """OR008."""
-    if not name or name in {".", ".."} or "/" in name or "\\" in name or "\x00" in name or len(name) > 255:
-        raise SubmissionError("bad_attachment_name", name=name[:100])
+    folded = unicodedata.normalize("NFKC", name)
+    if (not name or folded.strip() in {".", ".."} or any(c in folded for c in "/\\") or len(name) > 255
+            or any(unicodedata.category(c) in ("Cc", "Cf") for c in name)):
+        raise SubmissionError("bad_attachment_name", name=_printable(name[:100]))
     return name
+
+
+def _printable(text: str) -> str:
+    """``text`` for a message: control and format characters (NUL, U+202E…) spelled out, never sent raw."""
+    return "".join(f"\\u{ord(c):04x}" if unicodedata.category(c) in ("Cc", "Cf") else c for c in text)
 
 
 def referenced_files(root: etree._Element, binary_paths: frozenset[str]) -> set[str]:

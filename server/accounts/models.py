@@ -92,3 +92,19 @@ class Audit(db.Model):
     actee_id: Mapped[str | None] = mapped_column(String(128), index=True)
     details: Mapped[dict | None] = mapped_column(db.JSON)
     logged_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class LoginFailure(db.Model):
+    """One failed password login, counted per account (e-mail) and per client address.
+
+    Kept in the database, not in a process, so that every app server sees the same count; rows older
+    than the lockout window are deleted as new failures arrive, and a successful login deletes the
+    account's rows.
+    """
+
+    __tablename__ = "login_failures"
+    __table_args__ = (db.Index("ix_login_failures_kind_key_failed_at", "kind", "key", "failed_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))  # account | ip
+    key: Mapped[str] = mapped_column(String(320))
+    failed_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import datetime
+
+from sqlalchemy import delete, select
 from sqlalchemy.orm import joinedload
 
-from server.accounts.models import Actor, FieldKey, ScopeGrant, Session, User
+from server.accounts.models import Actor, FieldKey, LoginFailure, ScopeGrant, Session, User
 from server.extensions import db
 
 
@@ -40,3 +42,23 @@ def scope_codes(actor_id: int) -> list[str]:
 
 def actor(actor_id: int) -> Actor | None:
     return db.session.get(Actor, actor_id)
+
+
+def recent_login_failures(kind: str, key: str, since: datetime, limit: int) -> list[datetime]:
+    """The ``limit`` latest failure times of one account or address after ``since``, newest first."""
+    return list(db.session.scalars(
+        select(LoginFailure.failed_at).where(LoginFailure.kind == kind, LoginFailure.key == key,
+                                             LoginFailure.failed_at > since)
+        .order_by(LoginFailure.failed_at.desc()).limit(limit)))
+
+
+def add_login_failure(kind: str, key: str, at: datetime) -> None:
+    db.session.add(LoginFailure(kind=kind, key=key, failed_at=at))
+
+
+def delete_login_failures(kind: str, key: str) -> None:
+    db.session.execute(delete(LoginFailure).where(LoginFailure.kind == kind, LoginFailure.key == key))
+
+
+def delete_login_failures_before(before: datetime) -> None:
+    db.session.execute(delete(LoginFailure).where(LoginFailure.failed_at <= before))

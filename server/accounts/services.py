@@ -61,7 +61,7 @@ def create_user(email: str, password: str, role: str, unit_codes: Iterable[str],
         raise Problem("invalid_input", detail=f"vai trò không hợp lệ / unknown role '{role}'")
     if "@" not in email:
         raise Problem("invalid_input", detail="email không hợp lệ / invalid email")
-    weak = tokens.password_problem(password)
+    weak = tokens.password_problem(password, email)
     if weak:
         raise Problem("invalid_input", detail=weak)
     if queries.user_by_email(email) is not None:
@@ -154,3 +154,17 @@ def visible_units(caller: Caller) -> tuple[frozenset[str], frozenset[str]] | Non
         return None
     grants = queries.scope_codes(caller.actor.id)
     return unit_queries.expand_scope(grants)
+
+
+def units_within(unit_codes: Iterable[str], scope: tuple[frozenset[str], frozenset[str]] | None) -> bool:
+    """True when every code is a village or commune of ``scope`` (None = the whole province)."""
+    codes = list(unit_codes)
+    if scope is None:
+        return True
+    villages, communes = scope
+    return bool(codes) and all(code in villages or code in communes for code in codes)
+
+
+def manages(caller: Caller, key: FieldKey) -> bool:
+    """A scoped manager (area supervisor) sees only devices whose units all lie within their own."""
+    return units_within([grant.unit_code for grant in key.actor.scopes], visible_units(caller))

@@ -13,6 +13,7 @@ from flask import Blueprint, Response, g, jsonify, request, stream_with_context
 from sqlalchemy import Select
 
 from server.accounts import queries as account_queries
+from server.accounts import reads
 from server.accounts import services as accounts
 from server.accounts.models import FieldKey
 from server.accounts.services import Caller
@@ -20,7 +21,7 @@ from server.collect import forms_service, odata, presenters, projects_service, q
 from server.collect.models import Form, FormDef, Project, Submission
 from server.errors import Problem
 from server.http import transaction
-from server.http.auth import current_caller
+from server.http.auth import current_caller, password_login
 from server.units.services import choice_lists
 
 bp = Blueprint("central", __name__, url_prefix="/v1")
@@ -91,21 +92,9 @@ def _visible(project_id: int, xml_form_id: str, instance_id: str, verb: str) -> 
 
 def _app_user(project_id: int, actor_id: int, caller: Caller) -> FieldKey:
     key = account_queries.field_key(actor_id)
-    if key is None or key.project_id != project_id or not _may_manage(key, caller):
+    if key is None or key.project_id != project_id or not accounts.manages(caller, key):
         raise Problem("not_found", what=f"app user {actor_id}")
     return key
-
-
-def _may_manage(key: FieldKey, caller: Caller) -> bool:
-    """A scoped manager (area supervisor) sees only devices whose units all lie within their own."""
-    return _within([grant.unit_code for grant in key.actor.scopes], accounts.visible_units(caller))
-
-
-def _within(unit_codes: list[str], scope: tuple[frozenset[str], frozenset[str]] | None) -> bool:
-    if scope is None:
-        return True
-    villages, communes = scope
-    return bool(unit_codes) and all(code in villages or code in communes for code in unit_codes)
 
 
 def _download(name: str) -> dict[str, str]:
@@ -116,11 +105,9 @@ def _download(name: str) -> dict[str, str]:
 # --- sessions, users, projects ------------------------------------------------------------------------------
 
 @bp.post("/sessions")
-@transaction.write
 def create_session() -> Response:
     body = _json_body()
-    user = accounts.authenticate(str(body.get("email", "")), str(body.get("password", "")))
-    session, token = accounts.open_session(user)
+    session, token = password_login(str(body.get("email", "")), str(body.get("password", "")), accounts.open_session)
     return jsonify(presenters.session(session, token))
 
 
@@ -163,7 +150,7 @@ def list_app_users(project_id: int) -> Response:
     caller = current_caller()
     _project(project_id)
     caller.require("app_user.manage")
-    keys = [k for k in account_queries.field_keys_of_project(project_id) if _may_manage(k, caller)]
+    keys = [k for k in account_queries.field_keys_of_project(project_id) if accounts.manages(caller, k)]
     return jsonify([presenters.app_user(k, accounts.app_user_token(k)) for k in keys])
 
 
@@ -174,7 +161,7 @@ def create_app_user(project_id: int) -> Response:
     caller = current_caller()
     _project(project_id)
     caller.require("app_user.manage")
-    if not _within(body["units"], accounts.visible_units(caller)):
+    if not accounts.units_within(body["units"], accounts.visible_units(caller)):
         raise Problem("forbidden")
     key = accounts.create_app_user(project_id, body["displayName"], body["units"], caller.actor)
     return jsonify(presenters.app_user(key, accounts.app_user_token(key)))
@@ -195,7 +182,7 @@ def list_assignments(project_id: int, xml_form_id: str) -> Response:
     caller = current_caller()
     form = _form(project_id, xml_form_id)
     caller.require("app_user.manage")
-    managed = {k.actor_id for k in account_queries.field_keys_of_project(project_id) if _may_manage(k, caller)}
+    managed = {k.actor_id for k in account_queries.field_keys_of_project(project_id) if accounts.manages(caller, k)}
     return jsonify([presenters.assignment(a) for a in queries.assignments(form.id) if a.actor_id in managed])
 
 
@@ -333,7 +320,8 @@ def get_submission(project_id: int, xml_form_id: str, instance_id: str) -> Respo
 
 @bp.get(SUBMISSION + ".xml")
 def get_submission_xml(project_id: int, xml_form_id: str, instance_id: str) -> Response:
-    _, submission = _visible(project_id, xml_form_id, instance_id, "submission.read")
+    caller, submission = _visible(project_id, xml_form_id, instance_id, "submission.read")
+    _audit_read(caller, "submission.read", xml_form_id, submission, {"format": "xml"})
     return Response(queries.current_def(submission.id).xml, content_type="application/xml; charset=utf-8")
 
 
@@ -381,10 +369,11 @@ def list_submission_attachments(project_id: int, xml_form_id: str, instance_id: 
 
 @bp.get(SUBMISSION + "/attachments/<name>")
 def get_submission_attachment(project_id: int, xml_form_id: str, instance_id: str, name: str) -> Response:
-    _, submission = _visible(project_id, xml_form_id, instance_id, "submission.read")
+    caller, submission = _visible(project_id, xml_form_id, instance_id, "submission.read")
     attachment = queries.submission_attachment(queries.current_def(submission.id).id, name)
     if attachment is None or attachment.blob is None:
         raise Problem("not_found", what=name)
+    _audit_read(caller, "submission.attachment.read", xml_form_id, submission, {"name": name})
     return Response(forms_service.read_blob(attachment.blob),
                     content_type=attachment.blob.content_type or "application/octet-stream",
                     headers=_download(name))
@@ -412,11 +401,18 @@ def export_csv(project_id: int, xml_form_id: str) -> Response:
     caller.require("submission.export")
     form_id, tree = form.id, _tree(form.current_def)
     scope = accounts.visible_units(caller)
-    transaction.run(lambda: accounts.audit("submission.export", caller.actor, "form", form_id,
-                                           {"format": "csv", "scoped": scope is not None}))
+    transaction.run(lambda: reads.personal_data_read(caller, "submission.export", form_id, xml_form_id,
+                                                     request.args.to_dict(), format="csv"))
     rows = queries.iter_submission_rows(queries.submissions_query(form_id, scope))
     return Response(stream_with_context(presenters.csv_lines(tree, rows)), content_type="text/csv; charset=utf-8",
                     headers=_download(f"{xml_form_id}.csv"))
+
+
+def _audit_read(caller: Caller, action: str, xml_form_id: str, submission: Submission, what: dict) -> None:
+    """A full read of one household's submission (XML, a file): audited before it is served."""
+    form_id, instance_id, unit = submission.form_id, submission.instance_id, submission.village_code
+    transaction.run(lambda: reads.personal_data_read(caller, action, form_id, xml_form_id, None,
+                                                     instanceId=instance_id, village=unit, **what))
 
 
 # --- OData -------------------------------------------------------------------------------------------------
@@ -466,6 +462,9 @@ def odata_resource(project_id: int, xml_form_id: str, resource: str) -> Response
         if queries.visible_submission(form.id, target.instance_id, scope) is None:
             raise Problem("not_found", what=f"submission {target.instance_id}")
         submissions = queries.only_instance(submissions, target.instance_id)
+    form_id = form.id
+    transaction.run(lambda: reads.personal_data_read(caller, "submission.export", form_id, xml_form_id,
+                                                     request.args.to_dict(), format="odata", resource=resource))
     if target.repeat_path is None:
         total, values = _submission_records(submissions, options, tree)
         table = odata.ROOT_TABLE

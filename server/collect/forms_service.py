@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 from collections.abc import Callable
 
@@ -14,7 +15,7 @@ from server.accounts.models import Actor
 from server.accounts.services import audit
 from server.collect import queries
 from server.collect.models import Blob, Form, FormAttachment, FormDef, Project
-from server.collect.storage import LocalDiskStore, StoredBlob
+from server.collect.storage import BlobStore, StoredBlob, store_for
 from server.errors import Problem
 from server.extensions import db
 from server.timeutil import utcnow
@@ -24,13 +25,18 @@ XLSX_TYPES = {"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet
 XML_TYPES = {"application/xml", "text/xml"}
 
 
-def blob_store() -> LocalDiskStore:
-    return LocalDiskStore(current_app.config["BLOB_DIR"], fsync=current_app.config["BLOB_FSYNC"])
+def blob_store() -> BlobStore:
+    return store_for(current_app)
 
 
 def store_blob(data: bytes, content_type: str | None = None) -> int:
     """Bytes to the store, then a Blob row (shared by identical content); returns the blob's id."""
-    stored: StoredBlob = blob_store().put(data)
+    try:
+        stored: StoredBlob = blob_store().put(data)
+    except OSError as error:
+        if error.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        raise Problem("storage_full") from error  # the device keeps the submission and sends it again later
     return queries.upsert_blob(stored.sha256, stored.md5, stored.size, content_type)
 
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, g, request, url_for
 
 from forms.openrosa import FormListEntry, ManifestFile, form_list_xml, manifest_xml
-from server.accounts.services import Caller
+from server.accounts.services import Caller, visible_units
 from server.collect import queries
 from server.collect.forms_service import read_blob
 from server.collect.models import Form
 from server.collect.submissions_service import Upload, check_uploads, ingest, parse
+from server.entities import services as entity_lists
 from server.errors import Problem
 from server.http import transaction
 from server.http.auth import current_caller, device_caller
@@ -118,11 +119,28 @@ def manifest(project_id: int, xml_form_id: str) -> Response:
     _require_openrosa_version()
     caller = _caller()
     form = _form(_project(project_id, caller), caller, xml_form_id)
-    files = [ManifestFile(filename=a.name, hash="md5:" + a.blob.md5,
-                          download_url=_url("form_attachment", project_id=project_id,
-                                            xml_form_id=xml_form_id, name=a.name))
-             for a in form.current_def.attachments if a.blob is not None]
-    return _xml(manifest_xml(files))
+
+    def listed() -> list[ManifestFile]:
+        files = []
+        for a in form.current_def.attachments:
+            download_url = _url("form_attachment", project_id=project_id, xml_form_id=xml_form_id, name=a.name)
+            dataset = entity_lists.entity_list_name(project_id, a.name)
+            if dataset is not None:  # an entity list: built for this caller, with the ODK integrity check
+                rendered = entity_lists.render_list(project_id, dataset, caller)
+                files.append(ManifestFile(filename=a.name, hash="md5:" + rendered.md5, download_url=download_url,
+                                          entity_list=True, integrity_url=_integrity_url(project_id, dataset)))
+            elif a.blob is not None:
+                files.append(ManifestFile(filename=a.name, hash="md5:" + a.blob.md5, download_url=download_url))
+        return files
+
+    return _xml(manifest_xml(transaction.run(listed)))
+
+
+def _integrity_url(project_id: int, dataset: str) -> str:
+    base = current_app.config["PUBLIC_URL"].rstrip("/")
+    if g.token is not None:
+        return base + url_for("entities.device_integrity", token=g.token, project_id=project_id, name=dataset)
+    return base + url_for("entities.user_integrity", project_id=project_id, name=dataset)
 
 
 @route("/forms/<xml_form_id>/attachments/<name>", methods=["GET"], endpoint="form_attachment")
@@ -130,6 +148,12 @@ def form_attachment(project_id: int, xml_form_id: str, name: str) -> Response:
     caller = _caller()
     form = _form(_project(project_id, caller), caller, xml_form_id)
     attachment = queries.form_attachment(form.current_def.id, name)
+    dataset = entity_lists.entity_list_name(project_id, name) if attachment is not None else None
+    if dataset is not None:
+        rendered = transaction.run(lambda: entity_lists.render_list(project_id, dataset, caller))
+        return Response(rendered.body, content_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{name}"',
+                                 "ETag": f'"{rendered.md5}"'})
     if attachment is None or attachment.blob is None:
         raise Problem("not_found", what=name)
     return Response(read_blob(attachment.blob), content_type=attachment.blob.content_type or "application/octet-stream",
@@ -159,6 +183,8 @@ def submission(project_id: int) -> Response:
     xml_part = request.files.get("xml_submission_file")
     if xml_part is None:
         raise Problem("not_multipart")
+    if len(request.files.getlist("xml_submission_file")) > 1:  # which one would be the submission?
+        raise Problem("invalid_input", detail="nhiều phần xml_submission_file / more than one xml_submission_file")
     xml = xml_part.read()
     uploads = [Upload(name=storage.filename or field, data=storage.read(), content_type=storage.mimetype)
                for field, storage in request.files.items(multi=True) if field != "xml_submission_file"]
@@ -168,7 +194,12 @@ def submission(project_id: int) -> Response:
 
     def work() -> Response:
         form = _form(project_id, caller, parsed.form_id)
-        ingest(form, xml, uploads, caller, device_id=device_id, parsed=parsed)
+        result = ingest(form, xml, uploads, caller, device_id=device_id, parsed=parsed)
+        # RV003 on this path too: a person (not a device: its households are kept wherever they lie and
+        # reviewed there) cannot send a submission into units outside their scope.
+        scope = visible_units(caller) if caller.role != "field_key" else None
+        if scope is not None and not queries.submission_in_scope(result.submission.id, scope):
+            raise Problem("forbidden")
         headers = dict(OPENROSA_HEADERS)
         headers["X-OpenRosa-Accept-Content-Length"] = str(current_app.config["MAX_CONTENT_LENGTH"])
         return Response(responses.success(), status=201, content_type="text/xml; charset=utf-8", headers=headers)

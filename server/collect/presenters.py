@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -22,6 +21,7 @@ from server.collect.models import (
 from server.collect.odata import REPEAT, STRUCTURE, Field, FieldTree, flat_texts
 from server.collect.projects_service import APP_USER_ROLE
 from server.collect.queries import SubmissionRow
+from server.exports.writers import neutralise_text
 from server.timeutil import as_utc, iso
 
 
@@ -117,14 +117,12 @@ def filter_system(row: SubmissionRow) -> dict[str, Any]:
 CSV_TRAILER = ("KEY", "SubmitterID", "SubmitterName", "AttachmentsPresent", "AttachmentsExpected", "ReviewState",
                "DeviceID", "Edits", "FormVersion")
 GEOPOINT_PARTS = ("Latitude", "Longitude", "Altitude", "Accuracy")
-_NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?$")
 
 
 def safe_cell(value: str) -> str:
-    """Spreadsheets run a cell starting with = + - @ (or a tab/CR) as a formula; quote it, numbers aside."""
-    if value[:1] in ("=", "+", "-", "@", "\t", "\r") and not _NUMBER.match(value):
-        return "'" + value
-    return value
+    """Spreadsheets run a cell starting with = + - @ (or a tab/CR) as a formula; quoted, numbers aside
+    (the one rule for every CSV the server writes: server/exports/writers.py)."""
+    return neutralise_text(value)
 
 
 def _csv_fields(tree: FieldTree) -> list[Field]:

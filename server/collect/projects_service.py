@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from server.accounts.models import Actor
+from collections.abc import Iterable
+
+from server.accounts import services as accounts
+from server.accounts.models import Actor, FieldKey
 from server.accounts.services import audit
 from server.collect import queries
 from server.collect.models import Form, FormAssignment, Project
@@ -30,3 +33,14 @@ def assign_form(form: Form, actor_id: int, by: Actor | None) -> FormAssignment:
     db.session.flush()
     audit("assignment.create", by, "form", form.id, {"actorId": actor_id, "roleId": APP_USER_ROLE})
     return assignment
+
+
+def create_device(project: Project, name: str, unit_codes: Iterable[str], form_ids: Iterable[str] | None,
+                  by: Actor | None) -> FieldKey:
+    """An app user ready for a phone: the credential plus the forms it may fetch (every form by default)."""
+    key = accounts.create_app_user(project.id, name, unit_codes, by)
+    wanted = None if form_ids is None else set(form_ids)
+    for form in queries.forms(project.id):
+        if wanted is None or form.xml_form_id in wanted:
+            assign_form(form, key.actor_id, by)
+    return key

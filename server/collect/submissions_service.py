@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 # its new def and the answers. A failing stage marks the def for attention and never loses it.
 Stage = Callable[[Submission, SubmissionDef, dict], None]
 STAGES: list[tuple[str, Stage]] = []
+DEVICE_ID_MAX = 200  # submissions.device_id
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,8 @@ def form_def_for(form: Form, version: str) -> FormDef:
 def ingest(form: Form, xml: bytes, uploads: list[Upload], caller: Caller, device_id: str | None = None,
            parsed: ParsedSubmission | None = None) -> IngestResult:
     parsed = parsed or parse(xml)
+    if device_id is not None and len(device_id) > DEVICE_ID_MAX:
+        raise Problem("invalid_input", detail=f"deviceID dài quá {DEVICE_ID_MAX} ký tự / longer than {DEVICE_ID_MAX}")
     if parsed.form_id != form.xml_form_id:
         raise Problem("form_not_found", form_id=parsed.form_id)
     check_uploads(uploads)

@@ -107,6 +107,33 @@ class HouseholdData(TypedDict):
     extra: NotRequired[Mapping[str, str | None]]  # the province's own columns, as imported
 
 
+# One letter per indicator status, for ``models.ClassificationFacts.indicators``; "-" = not listed.
+STATUS_LETTERS = {"deprived": "d", "not_deprived": "n", "not_applicable": "a", "unknown": "u"}
+LETTER_STATUSES = {letter: status for status, letter in STATUS_LETTERS.items()}
+MISSING_LETTER = "-"
+
+
+def encode_indicators(indicators: Sequence[Mapping[str, Any]] | None) -> str | None:
+    """A verdict's indicator list (``[{"id": "1.1", "status": "deprived", …}, …]``) as 12 letters in
+    :data:`INDICATOR_IDS` order; None when it lists none. Unknown ids or statuses raise ValueError: a
+    rule set with other indicators must fail loudly, not lose columns."""
+    if not indicators:
+        return None
+    statuses = {item["id"]: item["status"] for item in indicators}
+    unknown = sorted(set(statuses) - set(INDICATOR_IDS)) + sorted(set(statuses.values()) - set(STATUS_LETTERS))
+    if unknown:
+        raise ValueError(f"indicators or statuses the export does not know: {unknown}")
+    return "".join(STATUS_LETTERS[statuses[i]] if i in statuses else MISSING_LETTER for i in INDICATOR_IDS)
+
+
+def decode_indicators(letters: str | None) -> dict[str, str]:
+    """The inverse of :func:`encode_indicators`: indicator id → status, the unlisted ones left out."""
+    if not letters:
+        return {}
+    return {i: LETTER_STATUSES[letter] for i, letter in zip(INDICATOR_IDS, letters, strict=True)
+            if letter != MISSING_LETTER}
+
+
 class ExportDataError(ValueError):
     """A household dict that cannot be exported as it is; the message names the household."""
 

@@ -45,6 +45,7 @@ BOM = "\ufeff"
 # that marks a neutralised cell (see the module docstring).
 FORMULA_TRIGGERS = frozenset("=+-@\t\r'")
 NEUTRALISER = "'"
+_PLAIN_NUMBER = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?")  # ASCII digits only, the whole cell (fullmatch)
 XLSX_MAX_ROWS = 1_048_576  # rows per worksheet, header included (Excel's limit)
 XLSX_REPLACEMENT = "\ufffd"
 
@@ -56,6 +57,13 @@ class UnsupportedCell(TypeError):
 def neutralise(text: str) -> str:
     """``text`` made safe to open in a spreadsheet; reversed by :func:`unneutralise`."""
     return NEUTRALISER + text if text[:1] in FORMULA_TRIGGERS else text
+
+
+def neutralise_text(text: str) -> str:
+    """:func:`neutralise` for producers whose every value is text (XForm answers, registry CSV cells): a
+    cell that reads as a plain number (``-5``, ``-0.5``, ``+84912345678``) is left alone so that it stays
+    a number, or a phone number, in the spreadsheet. Reversed by :func:`unneutralise` all the same."""
+    return text if _PLAIN_NUMBER.fullmatch(text) else neutralise(text)
 
 
 def unneutralise(text: str) -> str:

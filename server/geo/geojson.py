@@ -22,6 +22,7 @@ LEVEL_COMMUNE = "commune"
 LEVEL_VILLAGE = "village"
 LEVELS = (LEVEL_COMMUNE, LEVEL_VILLAGE)
 REQUIRED_PROPERTIES = ("code", "name", "level", "parent_code")
+MAX_LENGTH = {"code": 32, "name": 200, "level": 16, "parent_code": 32}  # the boundaries table's columns
 _AREA_TYPES = ("Polygon", "MultiPolygon")
 _GEOMETRY_TYPES = {LEVEL_VILLAGE: _AREA_TYPES, LEVEL_COMMUNE: (*_AREA_TYPES, "Point")}
 
@@ -102,8 +103,9 @@ def _commune_codes(raw_features: list[Any]) -> set[str]:
     codes = set()
     for raw in raw_features:
         properties = raw.get("properties") if isinstance(raw, Mapping) else None
-        if isinstance(properties, Mapping) and properties.get("level") == LEVEL_COMMUNE:
-            codes.add(properties.get("code"))
+        if isinstance(properties, Mapping) and properties.get("level") == LEVEL_COMMUNE \
+                and isinstance(properties.get("code"), str):  # a list or object code cannot be a key
+            codes.add(properties["code"])
     return codes
 
 
@@ -131,6 +133,11 @@ def _check_feature(index: int, raw: Any) -> tuple[BoundaryFeature | None, list[B
 def _check_property(index: int, properties: Mapping[str, Any], name: str) -> BoundaryIssue | None:
     value = properties.get(name)
     if isinstance(value, str) and value.strip():
+        limit = MAX_LENGTH[name]
+        if len(value) > limit or "\x00" in value:
+            return _issue(index, "property.length",
+                          f"thuộc tính '{name}' dài quá {limit} ký tự hoặc có ký tự NUL.",
+                          f"property '{name}' is longer than {limit} characters or holds a NUL character.")
         return None
     if isinstance(value, int | float) and not isinstance(value, bool):
         # Spreadsheet and GIS exports turn codes into numbers and drop their leading zeros.

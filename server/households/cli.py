@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import getpass
 import json
 from pathlib import Path
 
@@ -9,6 +11,7 @@ import click
 from flask.cli import AppGroup
 
 from server.errors import Problem
+from server.exports.writers import neutralise_text
 from server.extensions import db
 from server.geo.locate import locate_csv
 from server.households import services
@@ -45,15 +48,19 @@ def households_import(path: Path, rejected_path: Path | None) -> None:
     for line, reason in report.rejected[:20]:
         click.echo(f"  dòng / line {line}: {reason}")
     if rejected_path is not None:
-        rejected_path.write_text("line,reason\n" + "".join(f'{line},"{reason}"\n' for line, reason in report.rejected),
-                                 encoding="utf-8")
+        with rejected_path.open("w", encoding="utf-8", newline="") as handle:  # reasons quote the cells
+            writer = csv.writer(handle, lineterminator="\n")
+            writer.writerow(["line", "reason"])
+            writer.writerows([line, neutralise_text(reason)] for line, reason in report.rejected)
 
 
 @households_group.command("export")
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), required=True)
 def households_export(out_path: Path) -> None:
     with out_path.open("w", encoding="utf-8", newline="") as handle:
-        for chunk in services.export_registry():
+        # Personal data of the whole province: the audit row names the operating-system account and file.
+        for chunk in services.export_registry(details={"via": "cli", "osUser": getpass.getuser(),
+                                                       "out": str(out_path.resolve())}):
             handle.write(chunk)
     db.session.commit()  # the audit row of the export
     click.echo(f"Đã xuất / exported {out_path}")
@@ -84,8 +91,9 @@ def geo_load(path: Path) -> None:
         db.session.commit()
     except Problem as problem:
         _fail(problem)
-    except ValueError as error:
-        raise click.ClickException(f"{path}: {error}") from error
+    except (ValueError, RecursionError) as error:  # not UTF-8, not JSON, or nested past the parser's depth
+        raise click.ClickException(f"{path}: không đọc được GeoJSON / not readable as GeoJSON: "
+                                   f"{str(error)[:300]}") from error
     click.echo(f"Đã nạp / loaded {count} ranh giới / boundaries")
 
 

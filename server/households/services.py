@@ -10,10 +10,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import update
+
 from server.accounts.models import Actor
 from server.accounts.services import audit
 from server.collect.models import Submission, SubmissionDef
 from server.errors import Problem
+from server.exports.writers import neutralise_text, unneutralise
 from server.extensions import db
 from server.geo.geojson import BoundaryError, parse_boundaries
 from server.geo.locate import BoundaryIndex, parse_geopoint
@@ -102,6 +105,9 @@ def _row_record(row: dict[str, str]) -> HouseholdRecord:
         except ValueError:
             raise ValueError(f"{name}: không phải số / not a number: {text!r}") from None
 
+    for name, value in row.items():
+        if isinstance(value, str) and "\x00" in value:  # no database column can hold NUL
+            raise ValueError(f"{name}: có ký tự NUL / contains a NUL character")
     code = (row.get("record_id") or "").strip()
     if not code:
         raise ValueError("record_id trống / empty record_id")
@@ -114,8 +120,15 @@ def _row_record(row: dict[str, str]) -> HouseholdRecord:
     lat, lon = number("lat", float), number("lon", float)
     if (lat is None) != (lon is None) or (lat is not None and not (-90 <= lat <= 90 and -180 <= lon <= 180)):
         raise ValueError("toạ độ không hợp lệ / invalid lat/lon")
+    birth_year = number("birth_year", int)
+    if birth_year is not None and not 1850 <= birth_year <= 2200:
+        raise ValueError(f"birth_year ngoài khoảng / out of range: {birth_year}")
+    for name, text in (("record_id", code), ("head_name", head), *((n, row.get(n)) for n in _LIMITED)):
+        limit = _WIDTH[name]
+        if text and len(text.strip()) > limit:
+            raise ValueError(f"{name} dài quá {limit} ký tự / longer than {limit} characters")
     return HouseholdRecord(
-        record_id=code, head_name=head, birth_year=number("birth_year", int), gender=gender,
+        record_id=code, head_name=head, birth_year=birth_year, gender=gender,
         national_id=(row.get("national_id") or "").strip() or None, phone=(row.get("phone") or "").strip() or None,
         village_code=(row.get("village_code") or "").strip() or None,
         address=nfc(row.get("address") or "").strip() or None, lat=lat, lon=lon,
@@ -123,15 +136,34 @@ def _row_record(row: dict[str, str]) -> HouseholdRecord:
                            if n.strip()))
 
 
+# The registry columns' widths (households table): a longer cell is a rejected row, not a database error.
+_LIMITED = ("national_id", "phone", "village_code")
+_WIDTH = {"record_id": Household.__table__.c.code.type.length,
+          **{name: Household.__table__.c[name].type.length for name in ("head_name", *_LIMITED)}}
+
+
 def import_registry(lines: Iterable[str], progress: Progress | None = None, by: Actor | None = None) -> ImportReport:
-    """Insert or update households by ``record_id``; importing the same file twice changes nothing."""
-    reader = csv.DictReader(lines)
+    """Insert or update households by ``record_id``; importing the same file twice changes nothing.
+
+    Cells written by our exports come back as they were: the quote that neutralised a formula-like
+    cell (server/exports/writers.py) is dropped. A file the csv reader cannot read on (a field past its
+    size limit) is refused whole, naming the line."""
+    try:
+        return _import_rows(csv.DictReader(lines), progress, by)
+    except csv.Error as error:
+        raise Problem("invalid_input", detail=f"CSV hỏng / broken CSV: {error}") from error
+
+
+def _import_rows(reader: csv.DictReader, progress: Progress | None, by: Actor | None) -> ImportReport:
+    if reader.fieldnames:
+        reader.fieldnames = [unneutralise(name) for name in reader.fieldnames]
     missing = set(FIELDS) - set(reader.fieldnames or ())
     if missing:
         raise Problem("invalid_input", detail=f"thiếu cột / missing columns: {', '.join(sorted(missing))}")
     extra_columns = [c for c in reader.fieldnames or () if c not in FIELDS]
     report = ImportReport()
     for row in reader:
+        row = {name: unneutralise(value) if isinstance(value, str) else value for name, value in row.items()}
         try:
             record = _row_record(row)
         except ValueError as error:
@@ -162,21 +194,22 @@ def import_registry(lines: Iterable[str], progress: Progress | None = None, by: 
     return report
 
 
-def export_registry(by: Actor | None = None) -> Iterator[str]:
-    """The registry as CSV text chunks, in the import format (+ the province's columns)."""
-    audit("registry.export", by, "registry", None, {})
+def export_registry(by: Actor | None = None, details: dict | None = None) -> Iterator[str]:
+    """The registry as CSV text chunks, in the import format (+ the province's columns); the export is
+    audited with ``details`` (who ran it, where it went)."""
+    audit("registry.export", by, "registry", None, {"units": "*", "filters": {}, **(details or {})})
     # The province's own columns are whatever its files had: one pass to learn them, one to write.
     extra_columns = sorted({key for extra in queries.all_extras() for key in (extra or {})})
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow([*FIELDS, *extra_columns])
+    writer.writerow([neutralise_text(name) for name in (*FIELDS, *extra_columns)])
     for household in queries.all_households():
         extra = household.extra or {}
-        writer.writerow([household.code, household.head_name, _cell(household.birth_year), _cell(household.gender),
-                         _cell(household.national_id), _cell(household.phone), _cell(household.village_code),
-                         _cell(household.address), _cell(household.lat), _cell(household.lon),
-                         MEMBER_SEPARATOR.join(household.member_names or ()),
-                         *(_cell(extra.get(c)) for c in extra_columns)])
+        cells = [household.code, household.head_name, _cell(household.birth_year), _cell(household.gender),
+                 _cell(household.national_id), _cell(household.phone), _cell(household.village_code),
+                 _cell(household.address), _cell(household.lat), _cell(household.lon),
+                 MEMBER_SEPARATOR.join(household.member_names or ()), *(_cell(extra.get(c)) for c in extra_columns)]
+        writer.writerow([neutralise_text(cell) for cell in cells])  # no cell runs as a spreadsheet formula
         if buffer.tell() > 65536:
             yield buffer.getvalue()
             buffer.seek(0)
@@ -189,8 +222,21 @@ def _cell(value: object) -> str:
 
 
 def import_file(path: Path, progress: Progress | None = None) -> ImportReport:
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        return import_registry(handle, progress)
+    with path.open("rb") as handle:
+        return import_registry(_utf8_lines(handle), progress)
+
+
+def _utf8_lines(handle: Iterable[bytes]) -> Iterator[str]:
+    """The file's lines as text; a byte-order mark (even repeated) is dropped, and a line that is not
+    UTF-8 (a file saved as ANSI or UTF-16) stops the import naming the line, before anything is kept."""
+    for number, raw in enumerate(handle, start=1):
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise Problem("invalid_input", detail=f"dòng {number} không phải UTF-8, hãy lưu tệp dạng CSV UTF-8 / "
+                                                  f"line {number} is not UTF-8 (byte {error.start + 1}); "
+                                                  "save the file as CSV UTF-8") from error
+        yield line.lstrip("\ufeff") if number == 1 else line
 
 
 # --- matching at ingest ------------------------------------------------------------------------------
@@ -233,14 +279,22 @@ def find_links(record: HouseholdRecord, excluded: set[int] = frozenset()) -> lis
     return decide(record.record_id, scored)
 
 
+DECISION_WORDS = {"same": ("cùng một hộ", "same household"), "not_same": ("khác hộ", "different households")}
+
+
 def decide_pair(pair: DuplicatePair, decision: str, by: Actor | None) -> DuplicatePair:
     """`same`: the submission belongs to the registry household (its provisional household, if any, is
     merged into it with its history); `not_same`: remembered, never proposed again."""
     if decision not in ("same", "not_same"):
         raise Problem("invalid_input", detail="decision: same | not_same")
-    if pair.status != "open":
-        raise Problem("already_exists", what=f"quyết định / decision {pair.status}")
-    pair.status, pair.decided_by, pair.decided_at = decision, by.id if by else None, utcnow()
+    # Compare-and-set: two people deciding the same pair at once cannot both succeed.
+    moved = db.session.execute(update(DuplicatePair).where(DuplicatePair.id == pair.id, DuplicatePair.status == "open")
+                               .values(status=decision, decided_by=by.id if by else None, decided_at=utcnow()))
+    if moved.rowcount != 1:
+        db.session.refresh(pair)
+        raise Problem("duplicate_decided", decision_vi=DECISION_WORDS.get(pair.status, ("?", "?"))[0],
+                      decision_en=DECISION_WORDS.get(pair.status, ("?", "?"))[1])
+    db.session.refresh(pair)
     if decision == "same":
         submission = db.session.get(Submission, pair.submission_id)
         provisional = queries.household(submission.household_id) if submission.household_id else None
@@ -279,8 +333,10 @@ def load_boundaries(doc: dict[str, Any], by: Actor | None = None) -> int:
     db.session.query(Boundary).delete()
     raw = {f.get("properties", {}).get("code"): f for f in doc.get("features", [])}
     for feature in features:
+        geometry = raw[feature.code]["geometry"]  # validated; only its two members are kept (no stray keys)
         db.session.add(Boundary(code=feature.code, level=feature.level, name=feature.name,
-                                parent_code=feature.parent_code, geometry=raw[feature.code]["geometry"]))
+                                parent_code=feature.parent_code,
+                                geometry={"type": geometry["type"], "coordinates": geometry["coordinates"]}))
     db.session.flush()
     audit("geo.boundaries.load", by, "boundaries", None, {"features": len(features)})
     return len(features)

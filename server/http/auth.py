@@ -3,12 +3,43 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
+from typing import TypeVar
 
-from flask import g, request
+from flask import Response, after_this_request, current_app, g, request
 
-from server.accounts import services
+from server.accounts import login, services, throttle
+from server.accounts.models import User
 from server.accounts.services import Caller
 from server.errors import Problem
+from server.http import transaction
+
+T = TypeVar("T")
+
+
+def client_address() -> str:
+    return throttle.client_address(request.remote_addr, request.headers.get("X-Forwarded-For"),
+                                   current_app.config["TRUSTED_PROXY_HOPS"])
+
+
+def password_login(email: str, password: str, then: Callable[[User], T]) -> T:
+    """Every password login (web form, POST /v1/sessions, HTTP Basic): throttled, in its own transaction,
+    which is committed even when the password is wrong so that the failure counts on every app server.
+    Wrong: 401 (auth_failed); locked: 429 (login_locked) with Retry-After."""
+    address = client_address()
+    outcome = transaction.run(lambda: login.attempt(email, password, address, then))
+    if outcome.lock is not None:
+        seconds = outcome.lock.retry_after
+
+        @after_this_request
+        def _retry_after(response: Response) -> Response:
+            response.headers["Retry-After"] = str(seconds)
+            return response
+
+        raise Problem("login_locked", minutes=outcome.lock.minutes, retryAfter=seconds)
+    if not outcome.ok:
+        raise Problem("auth_failed")
+    return outcome.value  # type: ignore[return-value]
 
 
 def caller_from_headers() -> Caller | None:
@@ -23,7 +54,7 @@ def caller_from_headers() -> Caller | None:
             email, _, password = base64.b64decode(header[6:]).decode("utf-8").partition(":")
         except (ValueError, UnicodeDecodeError) as error:
             raise Problem("auth_failed") from error
-        user = services.authenticate(email, password)
+        user = password_login(email, password, lambda found: found)
         return Caller(user.actor, user.role)
     cookie = request.cookies.get("session_token")
     if cookie:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 
+import psycopg
 from flask import Flask, Response, g, jsonify, request
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from server.errors import Problem
@@ -36,6 +38,17 @@ def register(app: Flask) -> None:
     def too_large(_: RequestEntityTooLarge) -> Response:
         return problem_response(Problem("too_large", limit=app.config["MAX_CONTENT_LENGTH"]))
 
+    @app.errorhandler(DBAPIError)
+    def database_unreachable(error: DBAPIError) -> Response | DBAPIError:
+        """A lost database connection (a restart, a failover) is a 503 the device retries, in its protocol;
+        any other database error stays a 500 with its trace in the log."""
+        if not _unreachable(error):
+            raise error
+        log.warning("database unreachable: %s", error.orig)
+        response = problem_response(Problem("unavailable"))
+        response.headers["Retry-After"] = "30"
+        return response
+
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response:
         if error.code == 404:
@@ -45,3 +58,10 @@ def register(app: Flask) -> None:
         if error.code and error.code < 500:
             return problem_response(Problem("invalid_input", detail=error.description or str(error.code)))
         return error
+
+
+
+def _unreachable(error: DBAPIError) -> bool:
+    # psycopg reports a server that went away (or never answered) as OperationalError without a SQLSTATE.
+    return error.connection_invalidated or (isinstance(error.orig, psycopg.OperationalError)
+                                            and error.orig.sqlstate is None)

@@ -4,8 +4,11 @@ Rules (the tests cite them):
 MT001 A household's result is agreed iff ``votes_in_favour * 2 >= attendees``: at least half of the
       attendees, exactly half included (Decision 24/2021/QĐ-TTg). Integer arithmetic, no rounding.
 MT002 A meeting record needs: a date not after today (Vietnam's date, given by the caller), a chair,
-      an integer number of attendees of at least 1, and a reference to the photo or scan of the signed
-      minutes (the minutes are the legal evidence of the vote, so the record is not complete without them).
+      an integer number of attendees of at least 1, and the signed minutes (the legal evidence of the
+      vote, so the record is not complete without them): the uploaded photo or scan (``minutes_id``, an
+      integer ≥ 1, see minutes.py) or a typed reference (``minutes_ref``: the minutes' number, where the
+      scan is kept elsewhere), or both. ``minutes_attached`` says a file comes with the record and will
+      be named once stored, so the reference may be left out.
 MT003 Votes in favour are an integer from 0 to the number of attendees.
 MT004 Reading a record reports every problem found, not only the first, each as a bilingual reason.
 MT005 Dates are ``datetime.date`` values or ISO ``YYYY-MM-DD`` strings; a ``datetime`` is refused
@@ -29,10 +32,14 @@ class MeetingRecord:
     chair: str
     attendees: int
     minutes_ref: str
+    minutes_id: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"held_on": self.held_on.isoformat(), "chair": self.chair, "attendees": self.attendees,
-                "minutes_ref": self.minutes_ref}
+        record = {"held_on": self.held_on.isoformat(), "chair": self.chair, "attendees": self.attendees,
+                  "minutes_ref": self.minutes_ref}
+        if self.minutes_id is not None:
+            record["minutes_id"] = self.minutes_id
+        return record
 
 
 class InvalidMeeting(ValueError):
@@ -76,7 +83,8 @@ def vote_problems(votes_in_favour: Any, attendees: int) -> list[Reason]:
     return []
 
 
-def read_meeting(data: Mapping[str, Any] | MeetingRecord, today: date) -> MeetingRecord:
+def read_meeting(data: Mapping[str, Any] | MeetingRecord, today: date, *,
+                 minutes_attached: bool = False) -> MeetingRecord:
     """A valid meeting record from a mapping (or a record), else ``InvalidMeeting`` (MT002, MT004, MT005)."""
     if isinstance(data, MeetingRecord):
         data = data.to_dict()
@@ -94,12 +102,17 @@ def read_meeting(data: Mapping[str, Any] | MeetingRecord, today: date) -> Meetin
     elif attendees < 1:
         problems.append(reason("meeting.no_attendees", "Số người dự họp phải từ 1 trở lên.",
                                "The number of attendees must be at least 1."))
-    if not minutes_ref:
+    minutes_id = data.get("minutes_id")
+    if minutes_id is not None and (not _is_int(minutes_id) or minutes_id < 1):
+        problems.append(reason("meeting.bad_minutes_id", "Mã tệp biên bản không hợp lệ.",
+                               "The minutes file id is invalid."))
+    elif not minutes_ref and minutes_id is None and not minutes_attached:
         problems.append(reason("meeting.no_minutes", "Thiếu ảnh hoặc bản quét biên bản họp.",
                                "The photo or scan of the meeting minutes is missing."))
     if problems:  # a missing date is among them
         raise InvalidMeeting(problems)
-    return MeetingRecord(held_on=held_on, chair=chair, attendees=attendees, minutes_ref=minutes_ref)
+    return MeetingRecord(held_on=held_on, chair=chair, attendees=attendees, minutes_ref=minutes_ref,
+                         minutes_id=minutes_id)
 
 
 def _read_date(value: Any, problems: list[Reason]) -> date | None:

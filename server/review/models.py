@@ -27,6 +27,24 @@ class Review(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class MeetingMinutes(db.Model):
+    """The photo or scan of one village meeting's signed minutes (server/review/minutes.py).
+
+    The bytes live in the blob store; ``content_type`` is the type read from the bytes themselves (MM001),
+    never what the uploader declared. A meeting record names it by ``minutes_id``.
+    """
+
+    __tablename__ = "meeting_minutes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    village_code: Mapped[str] = mapped_column(String(32), index=True)
+    blob_id: Mapped[int] = mapped_column(ForeignKey("blobs.id"))
+    content_type: Mapped[str] = mapped_column(String(64))
+    file_name: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column()
+    uploaded_by: Mapped[int | None] = mapped_column(ForeignKey("actors.id"))
+    uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class ReviewEvent(db.Model):
     """One transition: who, when, from, to, why (the machine's record)."""
 

@@ -19,7 +19,7 @@ from server.campaigns.models import Campaign, Classification
 from server.collect.models import Form, Submission, SubmissionDef
 from server.extensions import db
 from server.households.models import Boundary, DuplicatePair, Household, HouseholdYear
-from server.review.models import Review, ReviewEvent
+from server.review.models import MeetingMinutes, Review, ReviewEvent
 from server.units.models import Unit
 
 Scope = tuple[frozenset[str], frozenset[str]] | None
@@ -268,3 +268,22 @@ def villages_in_scope(scope: Scope) -> list[tuple[str, str]]:
     if scope is not None:
         query = query.where(Unit.code.in_(scope[0]))
     return [(code, name) for code, name in db.session.execute(query.order_by(Unit.code))]
+
+
+def is_village(code: str) -> bool:
+    return db.session.scalar(select(Unit.code).where(Unit.code == code, Unit.level == "village")) is not None
+
+
+def minutes_in_scope(minutes_id: int, scope: Scope) -> MeetingMinutes | None:
+    """A minutes file, if it belongs to one of the scope's villages (minutes always name their village)."""
+    query = select(MeetingMinutes).where(MeetingMinutes.id == minutes_id)
+    if scope is not None:
+        query = query.where(MeetingMinutes.village_code.in_(scope[0]))
+    return db.session.scalar(query)
+
+
+def minutes_by_id(minutes_ids: list[int]) -> dict[int, MeetingMinutes]:
+    if not minutes_ids:
+        return {}
+    query = select(MeetingMinutes).where(MeetingMinutes.id.in_(minutes_ids))
+    return {minutes.id: minutes for minutes in db.session.scalars(query)}

@@ -10,12 +10,13 @@ from server.accounts.models import Actor
 from server.accounts.services import Caller, audit, visible_units
 from server.campaigns.models import Campaign, Classification
 from server.campaigns.services import REVIEW_FORM
-from server.collect.models import Form, Submission, SubmissionDef
+from server.collect import forms_service
+from server.collect.models import Blob, Form, Submission, SubmissionDef
 from server.errors import Problem
 from server.extensions import db
 from server.households.models import DuplicatePair, HouseholdYear
-from server.review import machine
-from server.review.models import Review, ReviewEvent
+from server.review import machine, minutes, queries
+from server.review.models import MeetingMinutes, Review, ReviewEvent
 from server.timeutil import utcnow
 
 SYSTEM = "system"
@@ -54,6 +55,24 @@ def open_review(submission: Submission, submission_def: SubmissionDef, answers: 
         _store(review, _apply(review, machine.Action.SEND_TO_VILLAGE, SYSTEM, {}, None), None, submission)
 
 
+def recheck_after_duplicates(submission_id: int) -> Review | None:
+    """A household stopped by the automatic checks is checked again once a duplicate of it is decided,
+    so that resolving the last open duplicate sends it on to the village without anyone else acting."""
+    review = db.session.scalar(select(Review).where(Review.submission_id == submission_id))
+    if review is None or review.state != machine.State.CHECK_FAILED:
+        return review
+    submission = db.session.get(Submission, submission_id)
+    current = db.session.scalar(select(SubmissionDef).where(SubmissionDef.submission_id == submission_id,
+                                                            SubmissionDef.current.is_(True)))
+    inputs = check_inputs(submission, current)
+    if inputs["open_duplicates"]:
+        return review  # still held back by another duplicate; checked again when that one is decided
+    _store(review, _apply(review, machine.Action.CHECK, SYSTEM, inputs, None), None, submission)
+    if review.state == machine.State.CHECKED:
+        _store(review, _apply(review, machine.Action.SEND_TO_VILLAGE, SYSTEM, {}, None), None, submission)
+    return review
+
+
 def act(review: Review, action: str, caller: Caller, payload: dict[str, Any], expected_state: str | None) -> Review:
     """A person's action on a review; refusals become Problems with the machine's own message."""
     try:
@@ -64,9 +83,75 @@ def act(review: Review, action: str, caller: Caller, payload: dict[str, Any], ex
             from error
     except machine.ReviewError as error:
         raise _problem(error) from error
+    if action == machine.Action.RECORD_MEETING_VOTE:
+        _check_minutes_of(review, payload.get("meeting"))
     transition = _apply(review, action, caller.role, payload, expected_state)
     _store(review, transition, caller.actor, db.session.get(Submission, review.submission_id))
     return review
+
+
+def store_minutes(data: bytes, file_name: str | None, village_code: str, caller: Caller) -> MeetingMinutes:
+    """A village meeting's minutes file into the blob store and the database (MM001–MM004).
+
+    Only someone who may record the village's meeting may upload its minutes; the village must be theirs.
+    """
+    if caller.role not in machine.ACTIONS[machine.Action.RECORD_MEETING_VOTE].roles:
+        raise Problem("forbidden")
+    scope = visible_units(caller)
+    if (scope is not None and village_code not in scope[0]) or not queries.is_village(village_code):
+        raise Problem("not_found", what=f"village {village_code}")
+    checked = minutes.check_minutes(data)
+    if not checked.ok:
+        first = checked.problems[0]
+        key = "minutes_too_large" if first.code == "minutes.too_large" else "minutes_refused"
+        raise Problem(key, vi=" ".join(r.text.vi for r in checked.problems),
+                      en=" ".join(r.text.en for r in checked.problems))
+    content_type = checked.content_type
+    row = MeetingMinutes(village_code=village_code, blob_id=forms_service.store_blob(data, content_type),
+                         content_type=content_type, file_name=minutes.stored_name(file_name, content_type),
+                         size=len(data), uploaded_by=caller.actor.id)
+    db.session.add(row)
+    db.session.flush()
+    audit("meeting.minutes.upload", caller.actor, "meeting_minutes", row.id,
+          {"village": village_code, "type": content_type, "size": len(data)})
+    return row
+
+
+# Who may open a meeting's minutes (within their area): not enumerators, not devices.
+MINUTES_READERS = frozenset({machine.Role.VERIFIER, machine.Role.COMMUNE, machine.Role.SUPERVISOR,
+                             machine.Role.PROVINCE, machine.Role.ADMIN})
+
+
+def minutes_for(caller: Caller, minutes_id: int) -> MeetingMinutes:
+    """The minutes file if the caller may see it; outside their villages it does not exist for them."""
+    row = queries.minutes_in_scope(minutes_id, visible_units(caller))
+    if row is None:
+        raise Problem("not_found", what=f"minutes {minutes_id}")
+    if caller.role not in MINUTES_READERS:
+        raise Problem("forbidden")
+    return row
+
+
+def minutes_of_events(events: list[ReviewEvent]) -> dict[int, MeetingMinutes]:
+    """The minutes files the review's meeting records name, by id."""
+    ids = [e.record.get("payload", {}).get("meeting", {}).get("minutes_id") for e in events
+           if e.action == machine.Action.RECORD_MEETING_VOTE]
+    return queries.minutes_by_id([i for i in ids if isinstance(i, int)])
+
+
+def read_minutes(row: MeetingMinutes) -> bytes:
+    return forms_service.read_blob(db.session.get(Blob, row.blob_id))
+
+
+def _check_minutes_of(review: Review, meeting: Any) -> None:
+    """A meeting record may only name minutes uploaded for the household's own village."""
+    minutes_id = meeting.get("minutes_id") if isinstance(meeting, dict) else None
+    if not isinstance(minutes_id, int) or isinstance(minutes_id, bool):
+        return  # absent or malformed: the machine reports it (MT002)
+    row = db.session.get(MeetingMinutes, minutes_id)
+    if row is None or row.village_code != review.village_code:
+        raise Problem("review_input", vi=f"Không tìm thấy tệp biên bản số {minutes_id} của thôn này.",
+                      en=f"No minutes file {minutes_id} for this village.")
 
 
 def _apply(review: Review, action: str, role: str, payload: dict[str, Any],

@@ -8,7 +8,8 @@ WF002 Queue filters that are not understood are dropped, not refused: a bookmark
       version shows the whole queue rather than an error page.
 WF003 The meeting form reports every problem at once (the meeting record's and each household's), each
       in Vietnamese and English; a household left blank is not voted on at this meeting, but at least
-      one household must be.
+      one household must be. A minutes file sent with the form stands in for the typed minutes number
+      (MT002); the file itself is judged by server/review/minutes.py.
 WF004 A bulk selection is the list of checked review ids, each with the state its row showed
       (``expected-<id>``), so a household someone else moved meanwhile is refused as a conflict.
 WF005 After login only a path on this site is followed (``/…`` but not ``//…``), never another host.
@@ -57,7 +58,8 @@ class MeetingForm:
     problems: tuple[Text, ...] = field(default_factory=tuple)
 
 
-def read_meeting_form(form: Mapping[str, str], households: Mapping[int, str], today: date) -> MeetingForm:
+def read_meeting_form(form: Mapping[str, str], households: Mapping[int, str], today: date, *,
+                      minutes_attached: bool = False) -> MeetingForm:
     """WF003: the meeting record and the votes for ``households`` (review id → label for messages)."""
     attendees_raw = (form.get("attendees") or "").strip()
     attendees = _whole_number(attendees_raw)
@@ -66,7 +68,7 @@ def read_meeting_form(form: Mapping[str, str], households: Mapping[int, str], to
                "minutes_ref": form.get("minutes_ref") or ""}
     problems: list[Text] = []
     try:
-        read_meeting(meeting, today)
+        read_meeting(meeting, today, minutes_attached=minutes_attached)
     except InvalidMeeting as error:
         problems.extend(r.text for r in error.reasons)
     votes: dict[int, int] = {}

@@ -7,11 +7,11 @@ JSON API obeys: the state machine, the scope, the compare-and-set against concur
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from flask import (
     Blueprint,
@@ -36,8 +36,11 @@ from server.collect import forms_service
 from server.collect.models import Submission, SubmissionDef
 from server.errors import Problem
 from server.extensions import db
+from server.households import queries as household_queries
+from server.households import services as household_services
 from server.http import transaction
-from server.review import machine, queries, services
+from server.http.auth import password_login
+from server.review import machine, minutes, queries, services
 from server.review.diff import diff_answers
 from server.review.models import Review
 from server.standards.classify import CLASSES
@@ -165,7 +168,10 @@ def _nav(caller: Caller) -> list[tuple[str, str]]:
         items.append(("web.meeting_form", "nav.meeting"))
     if role in (machine.Role.COMMUNE, machine.Role.ADMIN, machine.Role.PROVINCE, machine.Role.SUPERVISOR):
         items.append(("web.commune", "nav.commune"))
+        items.append(("web.dashboard", "nav.dashboard"))
     items.append(("web.returned", "nav.returned"))
+    if caller.can("app_user.manage"):
+        items.append(("web.devices", "nav.devices"))
     return items
 
 
@@ -272,12 +278,9 @@ def login_submit() -> Response:
         return _login_page(403, _text("error.csrf"))
     email, password = request.form.get("email", ""), request.form.get("password", "")
 
-    def work() -> str:
-        user = accounts.authenticate(email, password)
-        return accounts.open_session(user)[1]
-
     try:
-        token = transaction.run(work)
+        # Throttled across app servers; when locked: 429 + Retry-After, the page says for how long.
+        token = password_login(email, password, lambda user: accounts.open_session(user)[1])
     except Problem as problem:
         return _login_page(problem.status, Text(problem.message("vi"), problem.message("en")))
     response = redirect(forms.safe_next(request.form.get("next")) or url_for("web.home"))
@@ -328,7 +331,7 @@ def review_detail(review_id: int) -> Response:
 
 
 def _detail_page(review: Review, status: int = 200, error: Text | None = None,
-                 values: Mapping[str, str] | None = None) -> Response:
+                 values: Mapping[str, str] | None = None, duplicate_error: Text | None = None) -> Response:
     lang = page_language()
     submission = db.session.get(Submission, review.submission_id)
     defs = list(submission.defs)
@@ -343,6 +346,8 @@ def _detail_page(review: Review, status: int = 200, error: Text | None = None,
     gps = machine.automatic_checks(True, 0, flags)
     state = machine.State(review.state)
     actions = [a for a in machine.allowed_actions(state, _caller().role) if a is not machine.Action.RECORD_MEETING_VOTE]
+    events = queries.events(review.id)
+    duplicates = queries.duplicate_candidates(submission.id)
     return _page(
         "review.html", status, review=review, submission=submission, current=current, error=error,
         values=values or {}, answers=present.answer_rows(answers, lang), members=present.member_table(answers, lang),
@@ -352,8 +357,10 @@ def _detail_page(review: Review, status: int = 200, error: Text | None = None,
         map=svgmap.draw_map(boundary.geometry if boundary else None, present.gps_point(answers)),
         boundary=boundary, village_name=queries.unit_name(review.village_code),
         gps_findings=[*gps.blocking, *gps.warnings], geo=submission.geo or {},
-        photo=_photo_name(current), duplicates=queries.duplicate_candidates(submission.id),
-        events=queries.events(review.id), actions=actions, requires={a: machine.ACTIONS[a].requires for a in actions},
+        photo=_photo_name(current), duplicates=duplicates, duplicate_error=duplicate_error,
+        decidable={pair.id for pair, _ in duplicates if _may_decide(pair)},
+        events=events, minutes=services.minutes_of_events([event for event, _ in events]),
+        actions=actions, requires={a: machine.ACTIONS[a].requires for a in actions},
         can_meet=machine.Action.RECORD_MEETING_VOTE in machine.allowed_actions(state, _caller().role),
         head_name=(answers.get("fields") or {}).get("head_name"))
 
@@ -376,6 +383,44 @@ def review_photo(review_id: int) -> Response:
         raise _not_found()
     return Response(forms_service.read_blob(attachment.blob),
                     content_type=attachment.blob.content_type or "application/octet-stream")
+
+
+def _may_decide(pair: Any) -> bool:
+    """An open pair of the caller's villages, for a caller who may review (as POST /v1/duplicates/<id>)."""
+    scope = visible_units(_caller())
+    return pair.status == "open" and _caller().can("submission.review") and (
+        scope is None or pair.village_code in scope[0])
+
+
+@bp.post("/reviews/<int:review_id>/duplicates/<int:pair_id>")
+def review_duplicate_decide(review_id: int, pair_id: int) -> Response:
+    """Same household / different households, decided from the household's page in one transaction."""
+    caller = _caller()
+    decision = request.form.get("decision", "")
+
+    def work() -> str:
+        review = _review_or_404(review_id)
+        pair = household_queries.pair(pair_id)
+        scope = visible_units(caller)
+        if pair is None or pair.submission_id != review.submission_id or (
+                scope is not None and pair.village_code not in scope[0]):
+            raise _not_found()
+        caller.require("submission.review")
+        household_services.decide_pair(pair, decision, caller.actor)
+        services.recheck_after_duplicates(pair.submission_id)
+        return review.state
+
+    try:
+        new_state = transaction.run(work)
+    except Problem as problem:
+        if problem.status in (403, 404):
+            raise
+        return _detail_page(_review_or_404(review_id), problem.status,
+                            duplicate_error=Text(problem.message("vi"), problem.message("en")))
+    lang = page_language()
+    flash(text("done.duplicate", lang, decision=text(f"duplicate.{decision}", lang),
+               state=machine.State(new_state).label.get(lang)))
+    return redirect(url_for("web.review_detail", review_id=review_id) + "#duplicates")
 
 
 @bp.post("/reviews/<int:review_id>/actions")
@@ -419,14 +464,26 @@ def meeting_form() -> Response:
 
 
 def _meeting_page(code: str, villages: list[tuple[str, str]], status: int = 200,
-                  problems: tuple[Text, ...] = (), values: Mapping[str, str] | None = None) -> Response:
+                  problems: tuple[Text, ...] = (), values: Mapping[str, str] | None = None,
+                  file_lost: bool = False) -> Response:
     names = dict(villages)
     if code not in names:
         raise _not_found()
     rows = queries.queue_rows(visible_units(_caller()), queries.QueueFilters(
         states=(machine.State.VILLAGE_REVIEW,), village=code), now=utcnow(), limit=QUEUE_LIMIT)
     return _page("meeting.html", status, village_code=code, village_name=names[code], rows=_queue_items(rows),
-                 problems=problems, values=values or {}, today=machine.vietnam_today().isoformat())
+                 problems=problems, values=values or {}, today=machine.vietnam_today().isoformat(),
+                 file_lost=file_lost, minutes_mb=minutes.MAX_MINUTES_BYTES // (1024 * 1024),
+                 minutes_types=",".join(minutes.MINUTES_TYPES))
+
+
+@bp.get("/meetings/minutes/<int:minutes_id>")
+def meeting_minutes(minutes_id: int) -> Response:
+    """The minutes file, shown in the browser, for the village's verifier, commune, area supervisor, province."""
+    row = services.minutes_for(_caller(), minutes_id)
+    name = quote(row.file_name)
+    return Response(services.read_minutes(row), content_type=row.content_type, headers={
+        "Content-Disposition": f"inline; filename=\"{name}\"; filename*=UTF-8''{name}"})
 
 
 @bp.post("/meetings/new")
@@ -443,15 +500,29 @@ def meeting_submit() -> Response:
     if set(reviews) != set(listed) or any(r.village_code != code for r in reviews.values()):
         raise _not_found()
     labels = _labels(list(listed), scope)
-    meeting_form_data = forms.read_meeting_form(request.form, labels, machine.vietnam_today())
-    if meeting_form_data.problems:
-        return _meeting_page(code, villages, 400, meeting_form_data.problems, request.form)
+    upload = request.files.get("minutes_file")
+    # The type is read from the bytes (MM001); one byte past the limit is enough to refuse it (MM002).
+    data = upload.stream.read(minutes.MAX_MINUTES_BYTES + 1) if upload is not None and upload.filename else None
+    file_problems = tuple(r.text for r in minutes.check_minutes(data).problems) if data is not None else ()
+    meeting_form_data = forms.read_meeting_form(request.form, labels, machine.vietnam_today(),
+                                                minutes_attached=data is not None)
+    if meeting_form_data.problems or file_problems:
+        return _meeting_page(code, villages, 400, meeting_form_data.problems + file_problems, request.form,
+                             file_lost=data is not None)
     items = {review_id: {"votes_in_favour": votes} for review_id, votes in meeting_form_data.votes.items()}
+
+    def with_minutes() -> dict[str, Any]:
+        """Inside the meeting's transaction: the minutes stored, and named by the meeting record."""
+        row = services.store_minutes(data, upload.filename, code, caller)
+        return {"meeting": {**meeting_form_data.meeting, "minutes_id": row.id}}
+
     try:
         outcome = _act_on_many(machine.Action.RECORD_MEETING_VOTE, items, meeting_form_data.expected,
-                               {"meeting": meeting_form_data.meeting}, labels)
+                               {"meeting": meeting_form_data.meeting}, labels,
+                               prepare=with_minutes if data is not None else None)
     except _Refused as refused:
-        return _meeting_page(code, villages, refused.status, refused.problems, request.form)
+        return _meeting_page(code, villages, refused.status, refused.problems, request.form,
+                             file_lost=data is not None)
     agreed = sum(1 for state in outcome.values() if state == machine.State.VILLAGE_AGREED)
     flash(text("done.meeting", page_language(), agreed=agreed, resurvey=len(outcome) - agreed))
     return redirect(url_for("web.queue", village=code))
@@ -478,7 +549,8 @@ class _Refused(Exception):
 
 
 def _act_on_many(action: machine.Action, items: Mapping[int, Mapping[str, Any]], expected: Mapping[int, str | None],
-                 shared: Mapping[str, Any], labels: Mapping[int, str]) -> dict[int, str]:
+                 shared: Mapping[str, Any], labels: Mapping[int, str],
+                 prepare: Callable[[], Mapping[str, Any]] | None = None) -> dict[int, str]:
     """One action on many households, all or none, in one transaction (RM012).
 
     The pure machine first judges every household so that the person sees every refusal at once; the
@@ -487,7 +559,7 @@ def _act_on_many(action: machine.Action, items: Mapping[int, Mapping[str, Any]],
     caller = _caller()
     scope = visible_units(caller)
 
-    def judge(reviews: Mapping[int, Review]) -> None:
+    def judge(reviews: Mapping[int, Review], shared: Mapping[str, Any]) -> None:
         try:
             machine.apply_bulk(action, caller.role, [
                 machine.BulkItem(str(review_id), machine.State(reviews[review_id].state),
@@ -504,10 +576,12 @@ def _act_on_many(action: machine.Action, items: Mapping[int, Mapping[str, Any]],
         reviews = queries.reviews_in_scope(list(items), scope)
         if set(reviews) != set(items):
             raise _not_found()
-        judge(reviews)
+        # ``prepare`` writes what the shared inputs refer to (a meeting's minutes file) in this same transaction.
+        given = {**shared, **prepare()} if prepare is not None else shared
+        judge(reviews, given)
         outcome = {}
         for review_id, payload in items.items():
-            review = services.act(reviews[review_id], action, caller, {**shared, **payload}, expected.get(review_id))
+            review = services.act(reviews[review_id], action, caller, {**given, **payload}, expected.get(review_id))
             outcome[review_id] = review.state
         return outcome
 

@@ -140,3 +140,20 @@ def test_deferred_processing__stored_first_then_classified_by_worker(app, client
     assert "processed 1" in result.output
     assert _classification(app, "uuid:w1").household_class == "near_poor"
     assert "done: 0" in runner.invoke(args=["submissions", "process"]).output
+
+
+def test_recompute__dashboard_facts__follow_the_stored_classes(app, client, runner, world):
+    from datetime import datetime
+
+    from sqlalchemy import update
+
+    from server.monitoring.models import Fact
+
+    device_post(client, world, household_xml("uuid:f1", living_area_m2="6", water_source="surface", latrine="open"),
+                device="device_07228_01")
+    with app.app_context():  # the dashboard's copy went stale (as after a change of the standard)
+        db.session.execute(update(Fact).values(household_class="not_poor", stamp=datetime(2000, 1, 1)))
+        db.session.commit()
+    assert runner.invoke(args=["standards", "recompute", "--year", "2026"]).exit_code == 0
+    with app.app_context():
+        assert db.session.scalar(select(Fact.household_class)) == _classification(app, "uuid:f1").household_class

@@ -181,3 +181,48 @@ def test_change_type__from_start_and_end_class(start, end, expected):
     from server.review.services import change_type
 
     assert change_type(start, end) == expected
+
+
+def _open_pair(app) -> int:
+    """An open duplicate candidate for the only submission, which the checks therefore hold back."""
+    from server.households.models import DuplicatePair, Household
+
+    with app.app_context():
+        submission = db.session.scalar(select(Submission))
+        household = Household(code="HH-REG-9", head_name="Nguyễn Văn Ân", village_code="07210-01")
+        db.session.add(household)
+        db.session.flush()
+        pair = DuplicatePair(submission_id=submission.id, household_id=household.id, village_code="07210-01",
+                             score=8.0, reasons=["cùng số điện thoại"], status="open")
+        db.session.add(pair)
+        db.session.execute(Review.__table__.update().values(state="check_failed"))
+        db.session.commit()
+        return pair.id
+
+
+def test_duplicate_decided_via_api__last_open_pair__household_checked_again_and_sent_to_village(app, client, world):
+    _submit(client, world)
+    pair_id = _open_pair(app)
+    response = client.post(f"/v1/duplicates/{pair_id}", json={"decision": "not_same"}, headers=world.basic(VERIFIER))
+    assert response.status_code == 200
+    body = _state(client, world, _review_id(app))
+    assert body["state"] == "village_review"
+    assert [e["action"] for e in body["events"]][-2:] == ["check", "send_to_village"]
+
+
+def test_duplicate_decided_via_api__twice__409_already_decided(app, client, world):
+    _submit(client, world)
+    pair_id = _open_pair(app)
+    headers = world.basic(VERIFIER)
+    assert client.post(f"/v1/duplicates/{pair_id}", json={"decision": "same"}, headers=headers).status_code == 200
+    second = client.post(f"/v1/duplicates/{pair_id}", json={"decision": "not_same"}, headers=headers)
+    assert second.status_code == 409 and second.get_json()["code"] == 409.7
+    assert "cùng một hộ" in second.get_json()["message"]
+
+
+@pytest.mark.parametrize("body", [{}, {"decision": "maybe"}, {"decision": 1}])
+def test_duplicate_decided_via_api__bad_body__400_invalid_input(app, client, world, body):
+    _submit(client, world)
+    pair_id = _open_pair(app)
+    response = client.post(f"/v1/duplicates/{pair_id}", json=body, headers=world.basic(VERIFIER))
+    assert response.status_code == 400 and response.get_json()["code"] == 400.1

@@ -299,3 +299,32 @@ def test_export_filter__each_criterion__keeps_or_drops_the_household(export_filt
 
 def test_export_filter__date_range_and_undecided_household__drops_it() -> None:
     assert not ExportFilter(decided_from=date(2025, 1, 1)).matches(household(decision_date=None))
+
+
+# --- indicator letters (the export's facts of a classification) ------------------------------------------
+
+def test_encode_indicators__verdict_list__letters_in_column_order_and_back() -> None:
+    from server.exports.registry import decode_indicators, encode_indicators
+
+    verdict = [{"id": "2.1", "status": "not_applicable"}, {"id": "1.1", "status": "deprived"},
+               {"id": "6.2", "status": "unknown"}, {"id": "1.2", "status": "not_deprived"}]
+    letters = encode_indicators(verdict)
+    assert letters == "dna--------u"
+    assert decode_indicators(letters) == {"1.1": "deprived", "1.2": "not_deprived", "2.1": "not_applicable",
+                                          "6.2": "unknown"}
+
+
+@pytest.mark.parametrize("indicators", [None, []])
+def test_encode_indicators__none_listed__none_and_empty_back(indicators: list | None) -> None:
+    from server.exports.registry import decode_indicators, encode_indicators
+
+    assert encode_indicators(indicators) is None
+    assert decode_indicators(None) == {}
+
+
+@pytest.mark.parametrize("item", [{"id": "7.1", "status": "deprived"}, {"id": "1.1", "status": "very_poor"}])
+def test_encode_indicators__unknown_id_or_status__raises(item: dict) -> None:
+    from server.exports.registry import encode_indicators
+
+    with pytest.raises(ValueError):
+        encode_indicators([item])

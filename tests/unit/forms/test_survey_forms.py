@@ -287,8 +287,9 @@ def test_form__every_constraint__has_a_message_in_both_languages(
 
 @pytest.mark.parametrize("form_id", FORM_IDS)
 def test_form__settings__id_version_language_and_instance_name(form_id: str) -> None:
-    settings_sheet = load_workbook(FORMS_DIR / f"{form_id}.xlsx", read_only=True)["settings"]
-    header, values = list(settings_sheet.iter_rows(min_row=1, max_row=2, values_only=True))
+    workbook = load_workbook(FORMS_DIR / f"{form_id}.xlsx", read_only=True)
+    header, values = list(workbook["settings"].iter_rows(min_row=1, max_row=2, values_only=True))
+    workbook.close()
     settings = dict(zip(header, values, strict=True))
 
     assert settings["form_id"] == form_id
@@ -302,7 +303,8 @@ def test_form__settings__id_version_language_and_instance_name(form_id: str) -> 
 def test_form__workbook__tidy_sheets_with_frozen_header(form_id: str) -> None:
     workbook = load_workbook(FORMS_DIR / f"{form_id}.xlsx")
 
-    assert workbook.sheetnames == ["survey", "choices", "settings"]
+    # Phiếu B also creates / updates household entities (forms/FIELDS.md).
+    assert workbook.sheetnames == ["survey", "choices", "settings"] + (["entities"] if form_id == "phieu_b" else [])
     assert all(workbook[name].freeze_panes is not None and workbook[name].freeze_panes.endswith("2")
                for name in workbook.sheetnames)
     survey_header = [cell.value for cell in workbook["survey"][1]]
@@ -392,8 +394,9 @@ def test_form__location__cascades_province_commune_village_from_csv(
     itemset = body_controls(root)[field].find("xf:itemset", NS)
     sources = {i.get("id"): i.get("src") for i in root.iter(f"{{{NS['xf']}}}instance") if i.get("src")}
 
+    lists = ("provinces", "communes", "villages") + (("returned", "households") if form_id == "phieu_b" else ())
     assert itemset is not None and itemset.get("nodeset") == nodeset
-    assert sources == {name: f"jr://file-csv/{name}.csv" for name in ("provinces", "communes", "villages")}
+    assert sources == {name: f"jr://file-csv/{name}.csv" for name in lists}
 
 
 def test_phieu_a__screened_out__calculated_from_every_screening_question(xforms: dict[str, ET.Element]) -> None:
@@ -444,3 +447,53 @@ def test_media__villages__two_or_three_per_commune_coded_by_commune() -> None:
     assert set(per_commune) == commune_codes
     assert all(2 <= count <= 3 for count in per_commune.values())
     assert len({row["name"] for row in villages}) == len(villages)
+
+
+# ---------------------------------------------------------------- entity lists (households, returned surveys)
+
+ENTITIES_NS = "http://www.opendatakit.org/xforms/entities"
+PREFILLED = ("commune", "village", "head_name", "head_national_id", "phone", "address", "wall_material",
+             "column_material", "roof_material", "living_area_m2", "water_source", "latrine")
+
+
+def test_phieu_b__entity_block__creates_or_updates_a_household_with_base_version(phieu_b: ET.Element) -> None:
+    entity = phieu_b.find(".//xf:instance/xf:data/xf:meta/xf:entity", NS)
+    entity_binds = {b.get("nodeset"): b.get("calculate") for b in phieu_b.iter(f"{{{NS['xf']}}}bind")
+                    if b.get("nodeset", "").startswith("/data/meta/entity")}
+
+    assert entity is not None and entity.get("dataset") == "households"
+    assert phieu_b.find(".//xf:model", NS).get(f"{{{ENTITIES_NS}}}entities-version") == "2024.1.0"
+    assert " ".join(entity_binds["/data/meta/entity/@update"].split()) == "/data/household_id != ''"
+    assert " ".join(entity_binds["/data/meta/entity/@create"].split()) == "/data/household_id = ''"
+    assert "instance('households')" in entity_binds["/data/meta/entity/@baseVersion"]
+    assert entity_binds["/data/meta/entity/@baseVersion"].endswith("/__version")
+    assert "/data/household_id" in entity_binds["/data/meta/entity/@id"]
+
+
+def test_phieu_b__prefilled_fields__set_from_the_picked_household_and_saved_back(phieu_b: ET.Element) -> None:
+    setvalues = {leaf(s.get("ref", "")): s for s in phieu_b.iter(f"{{{NS['xf']}}}setvalue")}
+    saved = {leaf(b.get("nodeset", "")): b.get(f"{{{ENTITIES_NS}}}saveto") for b in phieu_b.iter(f"{{{NS['xf']}}}bind")
+             if b.get(f"{{{ENTITIES_NS}}}saveto")}
+
+    wrong = [name for name in PREFILLED if setvalues.get(name) is None
+             or setvalues[name].get("event") != "xforms-value-changed"
+             or f"item[name= /data/identity/existing_household ]/{name}" not in setvalues[name].get("value", "")]
+    assert wrong == []
+    assert saved == {**{name: name for name in PREFILLED}, "members": "members", "member_count": "member_count"}
+
+
+def test_phieu_b__returned_pick__selects_the_household_and_shows_the_reason(phieu_b: ET.Element) -> None:
+    setvalue = next(s for s in phieu_b.iter(f"{{{NS['xf']}}}setvalue")
+                    if s.get("ref", "").endswith("existing_household"))
+
+    assert setvalue.get("value").strip() == "/data/identity/returned_review"
+    assert "instance('returned')" in binds(phieu_b)["returned_reason"].get("calculate")
+
+
+@pytest.mark.parametrize(("name", "first_columns"), [("households.csv", ["name", "label", "__version", "head_name"]),
+                                                     ("returned.csv", ["name", "label", "__version", "reason"])])
+def test_media__entity_list_samples__entity_list_header(name: str, first_columns: list[str]) -> None:
+    text = (MEDIA_DIR / name).read_text(encoding="utf-8")
+
+    assert text.splitlines()[0].split(",")[:4] == first_columns
+    assert unicodedata.normalize("NFC", text) == text

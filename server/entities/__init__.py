@@ -1,0 +1,1 @@
+"""Entity lists (ODK datasets) for phones, entity updates from submissions, assignments."""

@@ -1,0 +1,1 @@
+"""Monitoring: the supervisors' dashboard (progress, bottlenecks, quality, the plan's targets)."""
