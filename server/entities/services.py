@@ -543,6 +543,27 @@ def resolve_conflict(dataset: Dataset, entity: Entity, choice: Mapping[str, Any]
     return entity
 
 
+@dataclass(frozen=True)
+class HouseholdConflict:
+    """A household's entity in conflict, as the reviewer's page shows it: the differing fields side by side."""
+
+    dataset: Dataset
+    entity: Entity
+    reason: rules.Reason
+    fields: list[dict[str, Any]]
+
+
+def household_conflict(project_id: int, household_id: int | None) -> HouseholdConflict | None:
+    """The open conflict of a registry household's entity in ``project_id`` (EN006), if any."""
+    dataset = queries.dataset(project_id, HOUSEHOLDS) if household_id is not None else None
+    entity = queries.entity_of_household(dataset.id, household_id) if dataset is not None else None
+    if entity is None or entity.conflict is None or entity.deleted_at is not None:
+        return None
+    detail = entity.conflict_detail or {}
+    return HouseholdConflict(dataset, entity, rules.CONFLICT_REASONS[rules.ConflictKind(entity.conflict)],
+                             list(detail.get("fields", [])))
+
+
 def delete_entity(entity: Entity, caller: Caller) -> None:
     entity.deleted_at = entity.updated_at = utcnow()
     audit("entity.delete", caller.actor, "entity", entity.uuid, {"dataset_id": entity.dataset_id})

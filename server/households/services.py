@@ -16,6 +16,7 @@ from server.accounts.models import Actor
 from server.accounts.services import audit
 from server.collect.models import Submission, SubmissionDef
 from server.errors import Problem
+from server.exports.registry import OWN_COLUMNS as EXPORT_OWN_COLUMNS
 from server.exports.writers import neutralise_text, unneutralise
 from server.extensions import db
 from server.geo.geojson import BoundaryError, parse_boundaries
@@ -160,7 +161,9 @@ def _import_rows(reader: csv.DictReader, progress: Progress | None, by: Actor | 
     missing = set(FIELDS) - set(reader.fieldnames or ())
     if missing:
         raise Problem("invalid_input", detail=f"thiếu cột / missing columns: {', '.join(sorted(missing))}")
-    extra_columns = [c for c in reader.fieldnames or () if c not in FIELDS]
+    # The registry export's own columns (class, indicators, history) are results, not province data:
+    # re-importing an export must not turn them into province columns.
+    extra_columns = [c for c in reader.fieldnames or () if c not in FIELDS and c not in EXPORT_OWN_COLUMNS]
     report = ImportReport()
     for row in reader:
         row = {name: unneutralise(value) if isinstance(value, str) else value for name, value in row.items()}

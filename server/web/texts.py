@@ -19,6 +19,18 @@ TEXTS: MappingProxyType[str, tuple[str, str]] = MappingProxyType({
     "nav.commune": ("Xã xét duyệt", "Commune"),
     "nav.returned": ("Phiếu bị trả lại", "Returned to me"),
     "nav.devices": ("Thiết lập điện thoại", "Device setup"),
+    "conflict.title": ("Hai điện thoại cập nhật khác nhau", "Two phones updated this household differently"),
+    "conflict.field": ("Thông tin", "Field"),
+    "conflict.base": ("Trước khi sửa", "Before the edits"),
+    "conflict.theirs": ("Bản đến trước", "Arrived first"),
+    "conflict.ours": ("Bản đến sau", "Arrived later"),
+    "conflict.hint": ("Cả hai bản đều được giữ. Chọn giá trị đúng cho mỗi dòng có hai giá trị khác nhau; "
+                      "điện thoại nhận giá trị đã chọn ở lần đồng bộ sau.",
+                      "Both versions are kept. Choose the right value on every line with two different values; "
+                      "phones receive the chosen values at their next sync."),
+    "conflict.resolve": ("Xác nhận các giá trị đã chọn", "Confirm the chosen values"),
+    "done.conflict": ("Đã giải quyết xung đột; danh sách hộ trên điện thoại sẽ cập nhật.",
+                      "Conflict resolved; the household list on the phones will be updated."),
     "devices.title": ("Thiết lập điện thoại", "Device setup"),
     "devices.hint": ("Mỗi điện thoại quét một mã: ODK Collect hoặc KoboCollect (Cài đặt → Dự án → Quét mã QR). "
                      "Mã chứa khoá truy cập của máy: giữ kín, thu hồi ngay khi mất máy.",

@@ -33,7 +33,8 @@ from server.accounts import services as accounts
 from server.accounts import tokens
 from server.accounts.services import Caller, visible_units
 from server.collect import forms_service
-from server.collect.models import Submission, SubmissionDef
+from server.collect.models import Form, Submission, SubmissionDef
+from server.entities import services as entity_services
 from server.errors import Problem
 from server.extensions import db
 from server.households import queries as household_queries
@@ -331,7 +332,8 @@ def review_detail(review_id: int) -> Response:
 
 
 def _detail_page(review: Review, status: int = 200, error: Text | None = None,
-                 values: Mapping[str, str] | None = None, duplicate_error: Text | None = None) -> Response:
+                 values: Mapping[str, str] | None = None, duplicate_error: Text | None = None,
+                 conflict_error: Text | None = None) -> Response:
     lang = page_language()
     submission = db.session.get(Submission, review.submission_id)
     defs = list(submission.defs)
@@ -348,6 +350,8 @@ def _detail_page(review: Review, status: int = 200, error: Text | None = None,
     actions = [a for a in machine.allowed_actions(state, _caller().role) if a is not machine.Action.RECORD_MEETING_VOTE]
     events = queries.events(review.id)
     duplicates = queries.duplicate_candidates(submission.id)
+    conflict = entity_services.household_conflict(db.session.get(Form, submission.form_id).project_id,
+                                                  submission.household_id)
     return _page(
         "review.html", status, review=review, submission=submission, current=current, error=error,
         values=values or {}, answers=present.answer_rows(answers, lang), members=present.member_table(answers, lang),
@@ -359,6 +363,8 @@ def _detail_page(review: Review, status: int = 200, error: Text | None = None,
         gps_findings=[*gps.blocking, *gps.warnings], geo=submission.geo or {},
         photo=_photo_name(current), duplicates=duplicates, duplicate_error=duplicate_error,
         decidable={pair.id for pair, _ in duplicates if _may_decide(pair)},
+        conflict=conflict, conflict_error=conflict_error,
+        may_resolve=conflict is not None and _caller().can("submission.review"),
         events=events, minutes=services.minutes_of_events([event for event, _ in events]),
         actions=actions, requires={a: machine.ACTIONS[a].requires for a in actions},
         can_meet=machine.Action.RECORD_MEETING_VOTE in machine.allowed_actions(state, _caller().role),
@@ -421,6 +427,34 @@ def review_duplicate_decide(review_id: int, pair_id: int) -> Response:
     flash(text("done.duplicate", lang, decision=text(f"duplicate.{decision}", lang),
                state=machine.State(new_state).label.get(lang)))
     return redirect(url_for("web.review_detail", review_id=review_id) + "#duplicates")
+
+
+@bp.post("/reviews/<int:review_id>/entity-conflict")
+def review_entity_conflict(review_id: int) -> Response:
+    """EN010 from the household's page: the reviewer names the value of every clashing field."""
+    caller = _caller()
+    choice = {key[len("field-"):]: value for key, value in request.form.items() if key.startswith("field-")}
+
+    def work() -> None:
+        review = _review_or_404(review_id)
+        caller.require("submission.review")
+        submission = db.session.get(Submission, review.submission_id)
+        conflict = entity_services.household_conflict(db.session.get(Form, submission.form_id).project_id,
+                                                      submission.household_id)
+        if conflict is None:
+            raise _not_found()
+        entity_services.resolve_conflict(conflict.dataset, conflict.entity, choice, caller,
+                                         request.form.get("version", type=int))
+
+    try:
+        transaction.run(work)
+    except Problem as problem:
+        if problem.status in (403, 404):
+            raise
+        return _detail_page(_review_or_404(review_id), problem.status,
+                            conflict_error=Text(problem.message("vi"), problem.message("en")))
+    flash(text("done.conflict", page_language()))
+    return redirect(url_for("web.review_detail", review_id=review_id) + "#entity-conflict")
 
 
 @bp.post("/reviews/<int:review_id>/actions")

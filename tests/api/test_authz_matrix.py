@@ -301,6 +301,10 @@ ROWS: list[Row] = [
                                        "expected_state": "village_review"})),
     Row("POST", "/reviews/<int:review_id>/duplicates/<int:pair_id>", "review", 302, scoped=True, scope_first=True,
         body=_form(lambda seed, side: {"decision": "not_same"})),
+    Row("POST", "/reviews/<int:review_id>/entity-conflict", "review", 404, scoped=True, scope_first=True,
+        body=_form(lambda seed, side: {"version": "1"}),
+        note="the world's households have no entity conflict, so a permitted call ends in 404 after the role "
+             "check; tests/web/test_entity_conflict_page.py resolves a real one"),
     Row("GET", "/meetings/minutes/<int:minutes_id>", "minutes", 200, scoped=True, scope_first=True),
     Row("GET", "/dashboard", "dashboard", 200),
     Row("GET", "/dashboard/<table>.csv", "dashboard", 200),
