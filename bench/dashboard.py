@@ -9,7 +9,9 @@ and the dashboard's facts (what the ingest stage ``monitoring`` writes). Then a 
 for GET /dashboard ``--requests`` times after 2 warm-ups (in process, WSGI, no network), and likewise an
 area, a commune and a village; prints p50 / p95 / max, the SQL statements per page and the load average.
 
-    .venv/bin/python bench/dashboard.py [--households 1000000] [--share 0.08] [--requests 10]
+    .venv/bin/python bench/dashboard.py [--households 1000000] [--share 0.08] [--requests 10] [--keep NAME]
+
+``--keep NAME`` seeds the database NAME once and reuses it on later runs (migrating it to the head first).
 """
 
 from __future__ import annotations
@@ -22,9 +24,11 @@ import re
 import statistics
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 
-from common import bench_config, fresh_postgres, migrate
+from common import PG_ADMIN, bench_config, fresh_postgres, migrate
 
 COMMUNES, VILLAGES_PER_COMMUNE, AREAS, ENUMERATORS_PER_COMMUNE = 99, 30, 9, 10
 PROVINCE_CODE = "24"
@@ -74,6 +78,7 @@ def seed(households: int, share: float) -> dict[str, object]:
     from server.collect.models import Form, FormDef, Project
     from server.extensions import db
     from server.households.models import Boundary
+    from server.monitoring.services import rebuild_transitions
     from server.units.services import UnitRecord, set_area_members, upsert_units
 
     started = time.perf_counter()
@@ -190,6 +195,8 @@ def seed(households: int, share: float) -> dict[str, object]:
     ]
     for statement in statements:
         db.session.execute(text(statement), {k: v for k, v in ids.items() if f":{k}" in statement})
+    # The events summed per village and transition, as the review service keeps them (`flask monitoring refresh`).
+    rebuild_transitions()
     db.session.commit()
     for table in ("households", "submissions", "submission_defs", "classifications", "reviews", "review_events",
                   "duplicate_pairs"):
@@ -200,7 +207,7 @@ def seed(households: int, share: float) -> dict[str, object]:
         connection.execute(text("VACUUM ANALYZE"))
     counts = {table: db.session.execute(text(f"SELECT count(*) FROM {table}")).scalar()
               for table in ("households", "submissions", "reviews", "review_events", "duplicate_pairs",
-                            "monitoring_facts")}
+                            "monitoring_facts", "monitoring_transitions")}
     return {"seconds": time.perf_counter() - started, **counts}
 
 
@@ -246,23 +253,45 @@ def login(app, email: str):  # type: ignore[no-untyped-def]
     return client
 
 
+@contextmanager
+def kept_postgres(name: str) -> Iterator[str]:
+    """The database ``name``, created when missing and never dropped (--keep)."""
+    import subprocess
+
+    found = subprocess.run(PG_ADMIN[:-1] + ["-tAc", f"SELECT 1 FROM pg_database WHERE datname = '{name}'"],
+                           check=True, capture_output=True, text=True).stdout.strip()
+    if not found:
+        subprocess.run(PG_ADMIN + [f"CREATE DATABASE {name}"], check=True)
+    yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--households", type=int, default=1_000_000)
     parser.add_argument("--share", type=float, default=0.08, help="share of households surveyed this year")
     parser.add_argument("--requests", type=int, default=10)
+    parser.add_argument("--keep", metavar="NAME", default=None,
+                        help="use (and keep) the database NAME: seeded on first use, reused (migrated, not re-seeded) "
+                             "after; drop it with `psql -c 'DROP DATABASE NAME'` when done")
     args = parser.parse_args()
+
+    from sqlalchemy import text
 
     from server import create_app
     from server.extensions import db
 
-    with fresh_postgres("bench_dashboard") as url, tempfile.TemporaryDirectory() as blobs:
+    database = kept_postgres(args.keep) if args.keep else fresh_postgres("bench_dashboard")
+    with database as url, tempfile.TemporaryDirectory() as blobs:
         config = {**bench_config(url, blobs), "BLOB_FSYNC": False}
         migrate(config)
         app = create_app(config)
         with app.app_context():
-            seeded = seed(args.households, args.share)
-        print("seeded:", ", ".join(f"{k}={v:.0f}" if isinstance(v, float) else f"{k}={v}" for k, v in seeded.items()))
+            if db.session.execute(text("SELECT count(*) FROM households")).scalar():
+                print(f"reusing the seeded database {args.keep}")
+            else:
+                seeded = seed(args.households, args.share)
+                print("seeded:", ", ".join(f"{k}={v:.0f}" if isinstance(v, float) else f"{k}={v}"
+                                           for k, v in seeded.items()))
         print(f"load average before timing: {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
               f"({os.cpu_count()} CPUs)")
         province = login(app, "province@bench.vn")

@@ -30,6 +30,7 @@ import tempfile
 import time
 import timeit
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -307,8 +308,30 @@ def _small_area(communes: int) -> str:
     return "BENCH-AREA"
 
 
-def _run_cli(env: dict[str, str], args: list[str]) -> tuple[float, float, str]:
-    """Wall seconds, peak RSS (MB) and stdout of one `flask …` child process."""
+@contextmanager
+def _bench_database(args: argparse.Namespace) -> Iterator[tuple[str, bool]]:
+    """(URL, reused): ``--reuse NAME`` runs on a database a ``--keep`` run left seeded; else a fresh one,
+    dropped at the end unless ``--keep``."""
+    from bench.common import PG_ADMIN
+
+    url = "postgresql+psycopg://postgres@127.0.0.1:5432/{}"
+    if args.reuse:
+        yield url.format(args.reuse), True
+        return
+    database = f"bench_export_{os.getpid()}"
+    subprocess.run(PG_ADMIN + [f"CREATE DATABASE {database}"], check=True)
+    try:
+        yield url.format(database), False
+    finally:
+        if args.keep:
+            print(f"kept database {database}: rerun with --reuse {database}; drop it with "
+                  f"psql -h 127.0.0.1 -U postgres -c 'DROP DATABASE {database}'")
+        else:
+            subprocess.run(PG_ADMIN + [f"DROP DATABASE IF EXISTS {database} WITH (FORCE)"], check=False)
+
+
+def _run_cli(env: dict[str, str], args: list[str]) -> tuple[float, float, str, float]:
+    """Wall seconds, peak RSS (MB), stdout and CPU seconds (user + system) of one `flask …` child process."""
     started = time.perf_counter()
     with tempfile.TemporaryFile() as out:
         process = subprocess.Popen([str(ROOT / ".venv/bin/flask"), *args], cwd=ROOT, env=env, stdout=out,
@@ -320,20 +343,21 @@ def _run_cli(env: dict[str, str], args: list[str]) -> tuple[float, float, str]:
         output = out.read().decode()
     if process.returncode != 0:
         raise RuntimeError(f"flask {' '.join(args)} failed: {output}")
-    return wall, usage.ru_maxrss / 1024, output
+    return wall, usage.ru_maxrss / 1024, output, usage.ru_utime + usage.ru_stime
 
 
 def _database(args: argparse.Namespace) -> None:
-    from bench.common import bench_config, fresh_postgres, migrate
+    from bench.common import bench_config, migrate
     from server import create_app
 
-    with fresh_postgres("bench_export") as url, tempfile.TemporaryDirectory() as work:
+    with _bench_database(args) as (url, reused), tempfile.TemporaryDirectory() as work:
         config = bench_config(url, str(Path(work) / "blobs"))
-        migrate(config)
+        if not reused:
+            migrate(config)
         app = create_app(config)
         with app.app_context():
-            seeded = _seed(args.households)
-            area = _small_area(args.small_communes)
+            seeded = {"seconds": 0.0} if reused else _seed(args.households)
+            area = "BENCH-AREA" if reused else _small_area(args.small_communes)
             if args.refresh:
                 from sqlalchemy import text
 
@@ -353,14 +377,17 @@ def _database(args: argparse.Namespace) -> None:
                 ("csv", f"{args.small_communes} communes", ["--unit", area], "csv"),
                 ("xlsx", f"{args.small_communes} communes", ["--unit", area], "xlsx"),
                 ("geojson", f"{args.small_communes} communes", ["--unit", area], "geojson")]
+        if args.only_full:
+            runs = runs[:1]
         for fmt, label, extra, suffix in runs:
             target = Path(work) / f"registry.{suffix}"
             load = os.getloadavg()[0]
-            wall, peak, output = _run_cli(env, ["export", "registry", "--campaign", str(YEAR), "--format", fmt,
+            wall, peak, output, cpu = _run_cli(env, ["export", "registry", "--campaign", str(YEAR), "--format", fmt,
                                                 "--out", str(target), *extra])
             rows = output.split("exported ", 1)[1].split(" ", 1)[0]
             print(f"{fmt:8} {label:18} {rows:>9} rows  {target.stat().st_size / 1e6:8.1f} MB  wall {wall:6.1f} s  "
-                  f"peak RSS {peak:5.0f} MB  load average before {load:.1f}")
+                  f"(child CPU {cpu:5.1f} s)  peak RSS {peak:5.0f} MB  load average before {load:.1f}, "
+                  f"after {os.getloadavg()[0]:.1f}")
             target.unlink()
 
 
@@ -369,6 +396,9 @@ def main() -> None:
     parser.add_argument("--households", type=int, default=1_000_000)
     parser.add_argument("--small-communes", type=int, default=5, help="communes in the XLSX/GeoJSON runs")
     parser.add_argument("--refresh", action="store_true", help="also time reading every result JSON once")
+    parser.add_argument("--keep", action="store_true", help="keep the seeded database (prints its name)")
+    parser.add_argument("--reuse", metavar="DATABASE", help="export from a database a --keep run left, no seeding")
+    parser.add_argument("--only-full", action="store_true", help="only the full CSV export (no small-area runs)")
     parser.add_argument("--writer-only", action="store_true", help="the pure writers on synthetic dicts, no database")
     parser.add_argument("--generate-only", action="store_true", help="with --writer-only: time the generator alone")
     args = parser.parse_args()

@@ -43,8 +43,12 @@ def list_targets(year: int) -> None:
 @monitoring_group.command("refresh")
 @click.option("--batch", type=int, default=500)
 def refresh(batch: int) -> None:
-    """Re-read the dashboard's facts of surveys changed since (e.g. after `standards recompute`)."""
+    """Re-read the dashboard's facts of surveys changed since (e.g. after `standards recompute`) and rebuild
+    the summed review transitions (time in each state) from the review events."""
     total = 0
     for total in services.refresh_facts(batch):  # noqa: B007 - the last count is the total
         db.session.commit()
     click.echo(f"{total} surveys refreshed")
+    rows = services.rebuild_transitions()
+    db.session.commit()
+    click.echo(f"{rows} transition sums rebuilt")

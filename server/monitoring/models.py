@@ -49,3 +49,25 @@ class Fact(db.Model):
     duration_s: Mapped[int | None] = mapped_column()
     submitted_on: Mapped[date] = mapped_column()
     stamp: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Transition(db.Model):
+    """The review transitions of a village's surveys, summed: how many events went from one state to another and
+    the sum of their times (epoch seconds), for the time in each state (MA003) without reading every event.
+
+    Derived data, append-only: the review service adds one row per state-changing event (``record_transition``)
+    and a correcting pair when a review moves to another village (``move_transitions``); rows with the same key
+    are summed when read, and `flask monitoring refresh` rebuilds the table from the events in one row per key.
+    """
+
+    __tablename__ = "monitoring_transitions"
+    __table_args__ = (Index("ix_monitoring_transitions_campaign_commune", "campaign_id", "commune_code",
+                            "village_code"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int | None] = mapped_column()
+    commune_code: Mapped[str | None] = mapped_column(String(32))
+    village_code: Mapped[str | None] = mapped_column(String(32))
+    from_state: Mapped[str] = mapped_column(String(32))
+    to_state: Mapped[str] = mapped_column(String(32))
+    events: Mapped[int] = mapped_column()
+    at_sum: Mapped[float] = mapped_column(Float)

@@ -21,7 +21,7 @@ from server.collect.models import Submission
 from server.extensions import db
 from server.households.models import Boundary, DuplicatePair, Household
 from server.monitoring import facts
-from server.monitoring.models import Fact, Target
+from server.monitoring.models import Fact, Target, Transition
 from server.review.models import Review, ReviewEvent
 from server.units.models import AreaMember, Unit
 
@@ -63,7 +63,7 @@ def _epoch(column: Any) -> ColumnElement:
     """Seconds since 1970 of a naive UTC timestamp column, in either database."""
     if db.session.get_bind().dialect.name == "sqlite":
         return (func.julianday(column) - 2440587.5) * 86400.0
-    return cast(func.extract("epoch", column), Float)
+    return func.date_part("epoch", column, type_=Float)  # double precision (EXTRACT gives a slower numeric)
 
 
 # ---- units ---------------------------------------------------------------------------------------------
@@ -220,13 +220,32 @@ def open_duplicates(villages: Iterable[str] | None) -> list[tuple[str, int]]:
 # ---- time, days, enumerators, map ---------------------------------------------------------------------
 
 def transitions(where: Where) -> list[tuple[str, str, int, float]]:
-    """(from, to, events, Σ event time in epoch seconds) of the reviews in ``where``."""
-    query = _within(select(ReviewEvent.from_state, ReviewEvent.to_state, func.count(),
-                           func.sum(_epoch(ReviewEvent.at)))
-                    .join(Review, Review.id == ReviewEvent.review_id),
-                    where, Review.village_code, Review.commune_code, Review.campaign_id)
+    """(from, to, events, Σ event time in epoch seconds) of the reviews in ``where``, read from the summed
+    transitions (``monitoring_transitions``: a few rows per village) rather than from every review event."""
+    query = _within(select(Transition.from_state, Transition.to_state, func.sum(Transition.events),
+                           func.sum(Transition.at_sum)),
+                    where, Transition.village_code, Transition.commune_code, Transition.campaign_id)
+    return [(a, b, int(n), float(s or 0)) for a, b, n, s in
+            db.session.execute(query.group_by(Transition.from_state, Transition.to_state)) if n]
+
+
+def event_transitions(review_id: int) -> list[tuple[str, str, int, float]]:
+    """(from, to, events, Σ event time) of one review's state-changing events."""
+    query = select(ReviewEvent.from_state, ReviewEvent.to_state, func.count(), func.sum(_epoch(ReviewEvent.at))) \
+        .where(ReviewEvent.review_id == review_id, ReviewEvent.from_state != ReviewEvent.to_state)
     return [(a, b, int(n), float(s or 0)) for a, b, n, s in
             db.session.execute(query.group_by(ReviewEvent.from_state, ReviewEvent.to_state))]
+
+
+def summed_transitions() -> Any:
+    """Every review's state-changing events summed per campaign, commune, village and transition (a SELECT
+    whose columns are those of ``monitoring_transitions`` but ``id``), to rebuild that table."""
+    return (select(Review.campaign_id, Review.commune_code, Review.village_code, ReviewEvent.from_state,
+                   ReviewEvent.to_state, func.count(), func.sum(_epoch(ReviewEvent.at)))
+            .join(Review, Review.id == ReviewEvent.review_id)
+            .where(ReviewEvent.from_state != ReviewEvent.to_state)
+            .group_by(Review.campaign_id, Review.commune_code, Review.village_code, ReviewEvent.from_state,
+                      ReviewEvent.to_state))
 
 
 def per_day(where: Where) -> list[tuple[date, int]]:

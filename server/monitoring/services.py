@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, func, insert, select, text
 
 from server.accounts.models import Actor
 from server.accounts.services import audit
@@ -22,7 +22,7 @@ from server.errors import Problem
 from server.extensions import db
 from server.monitoring import aggregate, facts, queries
 from server.monitoring.aggregate import StateTime, Tally, TargetRow
-from server.monitoring.models import Fact, Target
+from server.monitoring.models import Fact, Target, Transition
 from server.monitoring.queries import UNKNOWN_VILLAGE, EnumeratorRow, Where, village_key
 from server.review.models import Review
 from server.timeutil import local, utcnow
@@ -80,6 +80,51 @@ def refresh_facts(batch: int = 500) -> Iterator[int]:
         done += len(ids)
         after = ids[-1]
         yield done
+
+
+# ---- review transitions (time in each state) ------------------------------------------------------------
+
+def _epoch_s(at: datetime) -> float:
+    return (at if at.tzinfo is not None else at.replace(tzinfo=UTC)).timestamp()
+
+
+def _transition_row(where: tuple[int | None, str | None, str | None], from_state: str, to_state: str, events: int,
+                    at_sum: float) -> Transition:
+    campaign_id, commune_code, village_code = where
+    return Transition(campaign_id=campaign_id, commune_code=commune_code, village_code=village_code,
+                      from_state=from_state, to_state=to_state, events=events, at_sum=at_sum)
+
+
+def record_transition(review: Review, from_state: str, to_state: str, at: datetime) -> None:
+    """Called by the review service with each event it records: adds it to the summed transitions of the
+    review's village (events that stay in the same state are not entries, MA003: left out)."""
+    if from_state == to_state:
+        return
+    db.session.add(_transition_row((review.campaign_id, review.commune_code, review.village_code),
+                                   from_state, to_state, 1, _epoch_s(at)))
+
+
+def move_transitions(review: Review, before: tuple[int | None, str | None, str | None]) -> None:
+    """Called by the review service when a review's campaign, commune or village changed from ``before``
+    (campaign, commune, village): its events are taken off the old place's sums and added to the new one's."""
+    after = (review.campaign_id, review.commune_code, review.village_code)
+    if after == tuple(before):
+        return
+    for from_state, to_state, events, at_sum in queries.event_transitions(review.id):
+        db.session.add(_transition_row(before, from_state, to_state, -events, -at_sum))
+        db.session.add(_transition_row(after, from_state, to_state, events, at_sum))
+
+
+def rebuild_transitions() -> int:
+    """Rebuild the summed transitions from the review events, one row per key (`flask monitoring refresh`;
+    the caller commits). On PostgreSQL the table is locked first, so that a transition recorded meanwhile
+    waits for the rebuild instead of being counted twice or lost. Returns the rows written."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text(f"LOCK TABLE {Transition.__tablename__} IN EXCLUSIVE MODE"))
+    db.session.execute(delete(Transition))
+    columns = ("campaign_id", "commune_code", "village_code", "from_state", "to_state", "events", "at_sum")
+    db.session.execute(insert(Transition).from_select(columns, queries.summed_transitions()))
+    return int(db.session.scalar(select(func.count()).select_from(Transition)) or 0)
 
 
 # ---- targets -----------------------------------------------------------------------------------------------
@@ -231,7 +276,10 @@ def village_tallies(where: Where, villages: dict[str, str]) -> tuple[dict[str, T
     return tallies, commune_of
 
 
-def dashboard(scope: Scope, level: str, code: str | None, year: int | None, *, with_map: bool = True) -> Dashboard:
+def dashboard(scope: Scope, level: str, code: str | None, year: int | None, *, with_map: bool = True,
+              table: str | None = None) -> Dashboard:
+    """The page of one unit. ``table``: only that table is wanted (a CSV download); the others' queries are
+    skipped and their lists left empty (the units' tallies and the targets are always computed)."""
     if level not in LEVELS:
         raise Problem("not_found", what=level)
     years = queries.campaign_years()
@@ -244,13 +292,14 @@ def dashboard(scope: Scope, level: str, code: str | None, year: int | None, *, w
     whole = aggregate.total(tallies.values())
     children = _children(node, scope, tallies, commune_of, villages)
     targets = {name: (t.target, t.baseline) for name, t in (queries.targets(year) if year else {}).items()}
-    now_s = utcnow().timestamp()
+    wanted = {table} if table is not None else {"enumerators", "days", "states"}
     times = aggregate.state_times(queries.transitions(where), (whole.submitted, whole.created_s),
-                                  dict(whole.states), now_s)
+                                  dict(whole.states), utcnow().timestamp()) if "states" in wanted else []
     # Enumerators are listed from the area down: a province has about a thousand.
-    enumerators = queries.enumerators(where) if node.level != "province" else []
-    result = Dashboard(year, years, node, trail, where, whole, children, enumerators,
-                       queries.per_day(where), times, aggregate.evaluate_targets(whole, targets))
+    enumerators = queries.enumerators(where) if node.level != "province" and "enumerators" in wanted else []
+    days = queries.per_day(where) if "days" in wanted else []
+    result = Dashboard(year, years, node, trail, where, whole, children, enumerators, days, times,
+                       aggregate.evaluate_targets(whole, targets))
     if with_map:
         drawn = [row for row in children if row.level in ("area", "commune", "village")]
         if node.level == "province":  # areas have no polygon of their own: draw their communes

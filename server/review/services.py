@@ -15,6 +15,7 @@ from server.collect.models import Blob, Form, Submission, SubmissionDef
 from server.errors import Problem
 from server.extensions import db
 from server.households.models import DuplicatePair, HouseholdYear
+from server.monitoring import services as monitoring
 from server.review import machine, minutes, queries
 from server.review.models import MeetingMinutes, Review, ReviewEvent
 from server.timeutil import utcnow
@@ -47,7 +48,9 @@ def open_review(submission: Submission, submission_def: SubmissionDef, answers: 
         db.session.flush()
         action = machine.Action.CHECK
     else:
+        before = (review.campaign_id, review.commune_code, review.village_code)
         review.village_code, review.commune_code = submission.village_code, submission.commune_code
+        monitoring.move_transitions(review, before)
         action = machine.Action.RESUBMITTED
     transition = _apply(review, action, SYSTEM, check_inputs(submission, submission_def), None)
     _store(review, transition, None, submission)
@@ -173,9 +176,11 @@ def _store(review: Review, transition: machine.Transition, actor: Actor | None, 
     if moved.rowcount != 1:
         current = db.session.scalar(select(Review.state).where(Review.id == review.id))
         raise _problem(machine.StaleState(record.from_state, machine.State(current)))
+    at = utcnow()
     db.session.add(ReviewEvent(review_id=review.id, action=str(record.action), from_state=str(record.from_state),
                                to_state=str(transition.state), actor_id=actor.id if actor else None,
-                               record=record.to_dict()))
+                               record=record.to_dict(), at=at))
+    monitoring.record_transition(review, str(record.from_state), str(transition.state), at)
     if transition.review_state is not None:
         submission.review_state = str(transition.review_state)
         submission.updated_at = utcnow()

@@ -51,10 +51,12 @@ def _year() -> int | None:
     return int(value) if value.isdigit() else None
 
 
-def _load(level: str, code: str | None, with_map: bool = True) -> Dashboard:
+def _load(level: str, code: str | None, table: str | None = None) -> Dashboard:
+    """The page's numbers; only those of ``table`` (and no map) for a CSV download."""
     _allowed()
     try:
-        return services.dashboard(visible_units(_caller()), level, code, _year(), with_map=with_map)
+        return services.dashboard(visible_units(_caller()), level, code, _year(), with_map=table is None,
+                                  table=table)
     except Problem as problem:
         if problem.status == 404:
             raise PageError(404, _text("error.not_found")) from problem
@@ -75,12 +77,12 @@ def dashboard_unit(level: str, code: str) -> Response:
 
 @bp.get("/dashboard/<table>.csv")
 def dashboard_csv(table: str) -> Response:
-    return _csv(_load("province", None, with_map=False), table)
+    return _csv(_load("province", None, table), table)
 
 
 @bp.get("/dashboard/<level>/<code>/<table>.csv")
 def dashboard_unit_csv(level: str, code: str, table: str) -> Response:
-    return _csv(_load(level, code, with_map=False), table)
+    return _csv(_load(level, code, table), table)
 
 
 @bp.post("/dashboard/targets")

@@ -132,7 +132,7 @@ def seeded(app, world):
 
 def _export(runner, out: Path, *args: str):
     result = runner.invoke(args=["export", "registry", "--campaign", str(YEAR), "--out", str(out), *args])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 0, (result.output, result.exception)
     return result
 
 
@@ -451,3 +451,49 @@ def test_export_registry__classification_recomputed__export_reads_the_new_result
     after = {r["record_id"]: r for r in _rows(tmp_path / "after.csv")}["R1"]
     assert (before["deprivation_count"], before["i_1_2"]) == (1, "not_deprived")
     assert (after["deprivation_count"], after["i_1_2"], after["i_2_2"]) == (2, "deprived", "not_deprived")
+
+
+def _add_review(app, code: str, state: str, since: datetime, decisions: tuple[str, ...] = ()) -> None:
+    """A further submission and review of household ``code`` this year, with ``decisions`` in order."""
+    with app.app_context():
+        household = db.session.scalar(select(Household).where(Household.code == code))
+        first = db.session.scalar(select(Submission).where(Submission.household_id == household.id))
+        submission = Submission(form_id=first.form_id, instance_id=f"uuid:{code}-again", household_id=household.id,
+                                campaign_id=first.campaign_id, village_code=first.village_code,
+                                commune_code=first.commune_code)
+        db.session.add(submission)
+        db.session.flush()
+        review = Review(submission_id=submission.id, campaign_id=first.campaign_id, village_code=first.village_code,
+                        commune_code=first.commune_code, state=state, state_since=since)
+        db.session.add(review)
+        db.session.flush()
+        for number in decisions:
+            db.session.add(ReviewEvent(review_id=review.id, action="decide", from_state="awaiting_decision",
+                                       to_state="decided", record={"payload": {"decision_number": number,
+                                                                               "decision_date": "2026-11-25"}}))
+            db.session.flush()
+        db.session.commit()
+
+
+@pytest.mark.parametrize("use_sql", [False, True])
+@pytest.mark.parametrize("state", ["decided", "all"])
+def test_export_registry__several_reviews__latest_in_the_states_asked_with_its_latest_decision(app, seeded, use_sql,
+                                                                                                 state):
+    with app.app_context():
+        if use_sql and db.engine.dialect.name != "postgresql":
+            pytest.skip("the COPY path exists on PostgreSQL only")
+    _add_review(app, "R1", "decided", AT + timedelta(hours=1), decisions=("1/QĐ-cũ", "2/QĐ-mới"))
+    _add_review(app, "R2", "village_review", AT + timedelta(hours=1))
+    with app.app_context():
+        buffer = io.BytesIO()
+        services.export_registry(YEAR, "csv", buffer, state=state, use_sql=use_sql)
+        db.session.rollback()
+    listed = list(csv.DictReader(io.StringIO(buffer.getvalue().decode("utf-8-sig"), newline="")))
+    rows = {r["record_id"]: r for r in listed}
+    assert len(listed) == len(rows)  # one row per household
+    assert (rows["R1"]["review_state"], rows["R1"]["decision_number"]) == ("decided", "2/QĐ-mới")
+    if state == "decided":  # R2's newer review is not decided: its decided one counts
+        assert (rows["R2"]["review_state"], rows["R2"]["decision_number"].endswith("/QĐ-UBND")) == ("decided", True)
+    else:  # every state: the newer review, undecided, without decision or class
+        assert (rows["R2"]["review_state"], rows["R2"]["decision_number"], rows["R2"]["class"]) == (
+            "village_review", "", "")

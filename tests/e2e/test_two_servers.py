@@ -37,7 +37,8 @@ def _start(app, port: int) -> subprocess.Popen:
     env = dict(os.environ, DATABASE_URL=app.config["DATABASE_URL"], SECRET_KEY=app.config["SECRET_KEY"],
                BLOB_DIR=app.config["BLOB_DIR"], BLOB_FSYNC="false")
     process = subprocess.Popen([sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2",
-                                "--no-control-socket", "wsgi:app"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                "--no-control-socket", "wsgi:app"],
+                               cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 30
     while time.time() < deadline:
         probe = http.client.HTTPConnection("127.0.0.1", port, timeout=1)

@@ -6,9 +6,10 @@ from __future__ import annotations
 import csv
 import io
 import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from server.collect.models import Submission
 from server.exports.writers import unneutralise
@@ -16,7 +17,7 @@ from server.extensions import db
 from server.households.models import DuplicatePair, Household
 from server.monitoring import queries as monitoring_queries
 from server.monitoring.models import Fact, Target
-from server.review.models import Review
+from server.review.models import Review, ReviewEvent
 from tests.web.world import HEADS, build_review_world, csrf_in, login, submit
 
 # The registry: households expected per village (AREA-A = commune 07210, AREA-B = commune 07228).
@@ -343,3 +344,87 @@ def _year(app) -> int:
     from datetime import date
 
     return date.today().year
+
+
+# ---- time in each state: the summed transitions (monitoring_transitions) ----------------------------------
+
+T0 = datetime(2026, 10, 1, tzinfo=UTC)
+
+
+def _day(days: float) -> datetime:
+    return T0 + timedelta(days=days)
+
+
+def _state_times(client) -> dict[str, tuple[str, str, str]]:
+    """state → (now, entries, mean days) from the states CSV."""
+    rows = (list(row.values()) for row in _csv(client, "/dashboard/states.csv"))
+    return {row[0]: (row[2], row[3], row[4]) for row in rows}
+
+
+def _set_event_times(app) -> None:
+    """Every review created at T0, checked at T0, sent to the village at T0 + 1 day; a1 returned at
+    T0 + 3 days, a2 sent for a re-survey at T0 + 5 days."""
+    with app.app_context():
+        db.session.execute(update(Review).values(created_at=T0))
+        for action, at in (("check", _day(0)), ("send_to_village", _day(1)), ("return_to_enumerator", _day(3)),
+                           ("request_resurvey", _day(5))):
+            db.session.execute(update(ReviewEvent).where(ReviewEvent.action == action).values(at=at))
+        db.session.commit()
+
+
+def test_state_times__after_refresh_then_a_transition__hand_computed(app, client, world, runner, monkeypatch):
+    monkeypatch.setattr("server.monitoring.services.utcnow", lambda: _day(10))
+    _set_event_times(app)
+    assert runner.invoke(args=["monitoring", "refresh"]).exit_code == 0
+    login(client, world, "province")
+    # submitted: 6 × 0 days; checked: 6 × 1 day; village_review: a1 2, a2 4, a3 a4 b1 b2 still there 9 each
+    # → 42 / 6 = 7; returned: a1 since day 3 → 7; resurvey: a2 since day 5 → 5.
+    assert _state_times(client) == {"submitted": ("0", "6", "0.0"), "checked": ("0", "6", "1.0"),
+                                    "village_review": ("4", "6", "7.0"), "returned": ("1", "1", "7.0"),
+                                    "resurvey": ("1", "1", "5.0")}
+    # b1 returned at day 6, recorded by the review service (no refresh): village_review 2 + 4 + 9 + 9 + 5 + 9
+    # = 38 / 6 ≈ 6.3; returned: a1 7 and b1 4 → 5.5.
+    monkeypatch.setattr("server.review.services.utcnow", lambda: _day(6))
+    _act(client, world, _review_ids(app)["uuid:b1"], "return_to_enumerator", reason="Thiếu ảnh")
+    expected = {"submitted": ("0", "6", "0.0"), "checked": ("0", "6", "1.0"), "village_review": ("3", "6", "6.3"),
+                "returned": ("2", "2", "5.5"), "resurvey": ("1", "1", "5.0")}
+    assert _state_times(client) == expected
+    assert runner.invoke(args=["monitoring", "refresh"]).exit_code == 0
+    assert _state_times(client) == expected
+
+
+def test_state_times__kept_sums__equal_the_events_summed_again(app, world, runner):
+    with app.app_context():
+        where = monitoring_queries.Where(monitoring_queries.campaign_ids(_year(app)))
+        kept = sorted(monitoring_queries.transitions(where))
+        # the ingest's check and send_to_village, a1's return and a2's re-survey, each once per review
+        assert [(a, b, n) for a, b, n, _ in kept] == [("checked", "village_review", 6), ("submitted", "checked", 6),
+                                                      ("village_review", "resurvey", 1),
+                                                      ("village_review", "returned", 1)]
+    assert runner.invoke(args=["monitoring", "refresh"]).exit_code == 0
+    with app.app_context():
+        rebuilt = sorted(monitoring_queries.transitions(where))
+        assert [row[:3] for row in rebuilt] == [row[:3] for row in kept]
+        assert all(abs(a[3] - b[3]) < 1 for a, b in zip(rebuilt, kept, strict=True))
+
+
+def test_state_times__review_moved_to_another_village__its_events_move_too(app, world):
+    from server.monitoring import services as monitoring_services
+
+    with app.app_context():
+        campaigns = monitoring_queries.campaign_ids(_year(app))
+        village = monitoring_queries.Where(campaigns, frozenset({"07210"}), frozenset({"07210-02"}))
+        before = {(a, b): n for a, b, n, _ in monitoring_queries.transitions(village)}
+        review = db.session.get(Review, _review_ids(app)["uuid:a1"])
+        old = (review.campaign_id, review.commune_code, review.village_code)
+        review.village_code = "07210-02"
+        monitoring_services.move_transitions(review, old)
+        db.session.flush()
+        after = {(a, b): n for a, b, n, _ in monitoring_queries.transitions(village)}
+        # a1 brings its three events (submitted → checked → village_review → returned) to 07210-02
+        assert after[("village_review", "returned")] == before.get(("village_review", "returned"), 0) + 1
+        assert after[("submitted", "checked")] == before[("submitted", "checked")] + 1
+        monitoring_services.rebuild_transitions()
+        rebuilt = {(a, b): n for a, b, n, _ in monitoring_queries.transitions(village)}
+        assert rebuilt == after
+        db.session.rollback()
