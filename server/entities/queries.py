@@ -157,7 +157,9 @@ def list_content(dataset_id: int, scope: ListScope) -> tuple[int, int, int]:
 def list_rows(dataset_id: int, scope: ListScope) -> Iterator[tuple[str, str, int, dict]]:
     query = (select(Entity.uuid, Entity.label, Entity.version, Entity.data).where(*_in_list(dataset_id, scope))
              .order_by(_binary(Entity.uuid)))
-    yield from db.session.execute(query.execution_options(yield_per=2000))
+    # Core, not ORM, execution: the rows are plain tuples, and the ORM's per-row processing was a third
+    # of the time to re-render a 5,000-household list.
+    yield from db.session.connection().execute(query.execution_options(yield_per=2000))
 
 
 def cached_list(scope_key: str) -> EntityListCache | None:
