@@ -139,3 +139,29 @@ def gunicorn_server(config: dict[str, object], workers: int = 4, threads: int = 
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
+
+
+def classified_households(count: int, year: int) -> list[dict]:
+    """``count`` varied real classification results (``ClassificationResult.to_dict()``) of ``year``, for
+    seeding: houses, incomes and rosters drawn with a fixed seed, one urban household in three."""
+    import random
+
+    from server.standards.classify import classify
+
+    rng = random.Random(7)
+    adult = {"m_sex": "male", "m_birth_year": "1980", "m_relation": "head", "m_insurance": "yes",
+             "m_in_school": "no", "m_diploma": "upper_secondary", "m_work": "self_employed", "m_disability": "no"}
+    results = []
+    for n in range(count):
+        house = {"wall_material": rng.choice(("durable", "bamboo")), "column_material": rng.choice(("durable", "wood")),
+                 "roof_material": rng.choice(("durable", "leaves")), "living_area_m2": str(rng.choice((12, 30, 60))),
+                 "water_source": rng.choice(("piped", "river")), "latrine": rng.choice(("septic", "none")),
+                 "uses_phone": "yes", "uses_internet": rng.choice(("yes", "no")), "info_devices": "tv smartphone",
+                 "income_per_person_month": str(rng.randrange(800_000, 3_000_000, 50_000)), "head_name": "A"}
+        members = [dict(adult, m_name="A")] + [dict(adult, m_name=f"M{k}", m_relation="child",
+                                                    m_birth_year=str(rng.randrange(2008, 2022)),
+                                                    m_insurance=rng.choice(("yes", "no")))
+                                               for k in range(n % 4)]
+        results.append(classify({"fields": house, "repeats": {"member": members}}, year=year,
+                                urban=n % 3 == 0).to_dict())
+    return results

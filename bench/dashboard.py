@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import re
 import statistics
 import tempfile
@@ -28,7 +27,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 
-from common import PG_ADMIN, bench_config, fresh_postgres, migrate
+from common import PG_ADMIN, bench_config, classified_households, fresh_postgres, migrate
 
 COMMUNES, VILLAGES_PER_COMMUNE, AREAS, ENUMERATORS_PER_COMMUNE = 99, 30, 9, 10
 PROVINCE_CODE = "24"
@@ -43,23 +42,9 @@ STATES = (("decided", 400), ("village_review", 200), ("village_agreed", 100), ("
 def _pool() -> list[tuple[str, str, int, int]]:
     """(result JSON, class, deprived bit set, deprivation count) of real classifications."""
     from server.monitoring.facts import deprivations
-    from server.standards.classify import classify
 
-    rng = random.Random(7)
-    adult = {"m_sex": "male", "m_birth_year": "1980", "m_relation": "head", "m_insurance": "yes",
-             "m_in_school": "no", "m_diploma": "upper_secondary", "m_work": "self_employed", "m_disability": "no"}
     pool = []
-    for n in range(POOL):
-        house = {"wall_material": rng.choice(("durable", "bamboo")), "column_material": rng.choice(("durable", "wood")),
-                 "roof_material": rng.choice(("durable", "leaves")), "living_area_m2": str(rng.choice((12, 30, 60))),
-                 "water_source": rng.choice(("piped", "river")), "latrine": rng.choice(("septic", "none")),
-                 "uses_phone": "yes", "uses_internet": rng.choice(("yes", "no")), "info_devices": "tv smartphone",
-                 "income_per_person_month": str(rng.randrange(800_000, 3_000_000, 50_000)), "head_name": "A"}
-        members = [dict(adult, m_name="A")] + [dict(adult, m_name=f"M{k}", m_relation="child",
-                                                    m_birth_year=str(rng.randrange(2008, 2022)),
-                                                    m_insurance=rng.choice(("yes", "no")))
-                                               for k in range(n % 4)]
-        result = classify({"fields": house, "repeats": {"member": members}}, year=YEAR, urban=n % 3 == 0).to_dict()
+    for result in classified_households(POOL, YEAR):
         mask, count = deprivations(result)
         pool.append((json.dumps(result), result["class"] or "not_classified", mask, count or 0))
     return pool

@@ -167,25 +167,11 @@ def _result_pool() -> list[tuple[str, str, str | None, int | None]]:
     classifications."""
     import json
 
-    from server.standards.classify import classify
+    from bench.common import classified_households
 
-    rng = random.Random(7)
-    adult = {"m_sex": "male", "m_birth_year": "1980", "m_relation": "head", "m_insurance": "yes",
-             "m_in_school": "no", "m_diploma": "upper_secondary", "m_work": "self_employed", "m_disability": "no"}
     pool = []
-    for n in range(POOL):
-        house = {"wall_material": rng.choice(("durable", "bamboo")), "column_material": rng.choice(("durable", "wood")),
-                 "roof_material": rng.choice(("durable", "leaves")), "living_area_m2": str(rng.choice((12, 30, 60))),
-                 "water_source": rng.choice(("piped", "river")), "latrine": rng.choice(("septic", "none")),
-                 "uses_phone": "yes", "uses_internet": rng.choice(("yes", "no")), "info_devices": "tv smartphone",
-                 "income_per_person_month": str(rng.randrange(800_000, 3_000_000, 50_000)), "head_name": "A"}
-        members = [dict(adult, m_name="A")] + [dict(adult, m_name=f"M{k}", m_relation="child",
-                                                    m_birth_year=str(rng.randrange(2008, 2022)),
-                                                    m_insurance=rng.choice(("yes", "no")))
-                                               for k in range(n % 4)]
-        result = classify({"fields": house, "repeats": {"member": members}}, year=YEAR, urban=n % 3 == 0)
-        data = result.to_dict()
-        pool.append((json.dumps(data), result.class_ or "not_classified",
+    for data in classified_households(POOL, YEAR):
+        pool.append((json.dumps(data), data["class"] or "not_classified",
                      encode_indicators(data["national"]["indicators"]), data["national"]["income"]["value_vnd"]))
     return pool
 

@@ -22,6 +22,7 @@ from server.collect.models import Form, FormDef, Project, Submission
 from server.errors import Problem
 from server.http import transaction
 from server.http.auth import current_caller, password_login
+from server.http.inputs import json_object, query_flag
 from server.units.services import choice_lists
 
 bp = Blueprint("central", __name__, url_prefix="/v1")
@@ -33,18 +34,6 @@ XML_TYPES = ("application/xml", "text/xml")
 @bp.before_request
 def _protocol() -> None:
     g.protocol = "json"
-
-
-def _json_body() -> dict:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise Problem("invalid_input", detail="cần JSON / expected a JSON object")
-    return body
-
-
-def _flag(name: str) -> bool:
-    """Query booleans in any case: pyodk sends Python's `True`."""
-    return request.args.get(name, "").strip().lower() in ("true", "1", "yes")
 
 
 def _success() -> Response:
@@ -106,7 +95,7 @@ def _download(name: str) -> dict[str, str]:
 
 @bp.post("/sessions")
 def create_session() -> Response:
-    body = _json_body()
+    body = json_object()
     session, token = password_login(str(body.get("email", "")), str(body.get("password", "")), accounts.open_session)
     return jsonify(presenters.session(session, token))
 
@@ -227,7 +216,7 @@ def create_form(project_id: int) -> Response:
     form = forms_service.create_draft(project, request.get_data(), request.content_type or "", caller.actor)
     if form.current_def is not None:
         raise Problem("already_exists", what=f"form {form.xml_form_id}")
-    if _flag("publish"):
+    if query_flag("publish"):
         forms_service.fill_generated_attachments(form, choice_lists)
         forms_service.publish_draft(form, caller.actor)
     return jsonify(presenters.form(form))

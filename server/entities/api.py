@@ -22,6 +22,7 @@ from server.errors import Problem
 from server.http import transaction
 from server.http.auth import current_caller, device_caller
 from server.http.errors import OPENROSA_HEADERS
+from server.http.inputs import json_object, query_flag
 from server.http.openapi import openrosa_problems
 from server.http.request_bodies import JSON, request_body
 from server.timeutil import iso
@@ -55,17 +56,6 @@ ASSIGNMENTS_IN = {JSON: {"schema": {"type": "object", "properties": {
 @bp.before_request
 def _protocol() -> None:
     g.protocol = "json"
-
-
-def _json_body() -> dict:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise Problem("invalid_input", detail="cần JSON / expected a JSON object")
-    return body
-
-
-def _flag(name: str) -> bool:
-    return request.args.get(name, "").strip().lower() in ("true", "1", "yes")
 
 
 def _int_arg(name: str) -> int | None:
@@ -166,7 +156,7 @@ def create_dataset(project_id: int) -> Response:
     caller = current_caller()
     _project(project_id)
     caller.require("dataset.manage")
-    body = _json_body()
+    body = json_object()
     dataset = services.create_dataset(project_id, str(body.get("name", "")).strip(),
                                       bool(body.get("approvalRequired", False)), caller.actor)
     return jsonify(_dataset_json(dataset))
@@ -191,7 +181,7 @@ def create_property(project_id: int, name: str) -> Response:
     caller = current_caller()
     dataset = _dataset(project_id, name)
     caller.require("dataset.manage")
-    services.add_property(dataset, str(_json_body().get("name", "")), caller.actor)
+    services.add_property(dataset, str(json_object().get("name", "")), caller.actor)
     return jsonify({"success": True})
 
 
@@ -202,7 +192,7 @@ def list_entities(project_id: int, name: str) -> Response:
     caller = current_caller()
     dataset = _dataset(project_id, name)
     caller.require("submission.read")
-    rows = queries.entities(dataset.id, visible_units(caller), include_deleted=_flag("deleted"))
+    rows = queries.entities(dataset.id, visible_units(caller), include_deleted=query_flag("deleted"))
     return jsonify([_entity_json(e, with_data=False) for e in rows])
 
 
@@ -213,7 +203,7 @@ def create_entities(project_id: int, name: str) -> Response:
     caller = current_caller()
     dataset = _dataset(project_id, name)
     caller.require("submission.review")
-    body = _json_body()
+    body = json_object()
     if "entities" in body:
         items = body["entities"]
         if not isinstance(items, list) or not items:
@@ -254,14 +244,14 @@ def update_entity(project_id: int, name: str, uuid: str) -> Response:
     body = request.get_json(silent=True) or {}
     if not isinstance(body, dict):
         raise Problem("invalid_input", detail="cần JSON / expected a JSON object")
-    if _flag("resolve"):
+    if query_flag("resolve"):
         choice = dict(body.get("data") or {})
         if body.get("label") is not None:
             choice["label"] = body["label"]
         entity = services.resolve_conflict(dataset, entity, choice, caller, _int_arg("baseVersion"))
     else:
         entity = services.update_entity(dataset, entity, body.get("label"), body.get("data"), caller,
-                                        base_version=_int_arg("baseVersion"), force=_flag("force"))
+                                        base_version=_int_arg("baseVersion"), force=query_flag("force"))
     return jsonify(_entity_json(entity, with_data=True))
 
 
@@ -284,7 +274,7 @@ def entity_versions(project_id: int, name: str, uuid: str) -> Response:
     caller.require("submission.read")
     rows = queries.versions(entity.id)
     submissions = queries.submissions_by_id(r.submission_id for r in rows)
-    if _flag("relevantToConflict") and entity.conflict_detail:
+    if query_flag("relevantToConflict") and entity.conflict_detail:
         wanted = set(entity.conflict_detail.get("versions", []))
         rows = [r for r in rows if r.version in wanted]
     return jsonify([_version_json(entity, r, submissions=submissions) for r in rows])
@@ -479,7 +469,7 @@ def set_assignments(project_id: int, actor_id: int) -> Response:
     # own does not exist for them, so an area supervisor cannot hand work to another area's devices.
     if actor is None or not units_within([grant.unit_code for grant in actor.scopes], visible_units(caller)):
         raise Problem("not_found", what=f"actor {actor_id}")
-    body = _json_body()
+    body = json_object()
     targets = []
     for item in body.get("villages") or []:
         if isinstance(item, str):

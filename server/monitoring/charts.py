@@ -23,6 +23,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from server.web import svgmap
+
 
 @dataclass(frozen=True)
 class Bar:
@@ -125,7 +127,7 @@ class UnitMap:
 def unit_map(units: Iterable[tuple[str, Mapping[str, Any] | None, str]], points: Iterable[tuple[float, float, str]],
              *, width: int = 640, height: int = 420, margin: int = 10) -> UnitMap | None:
     """MC005. ``units``: (code, GeoJSON geometry, status); ``points``: (lat, lon, group)."""
-    shapes = [(code, rings, status) for code, geometry, status in units if (rings := _rings(geometry))]
+    shapes = [(code, rings, status) for code, geometry, status in units if (rings := svgmap.rings(geometry))]
     dots = [((lon, lat), group) for lat, lon, group in points]
     positions = [p for _, rings, _ in shapes for ring in rings for p in ring] + [p for p, _ in dots]
     if not positions:
@@ -147,20 +149,8 @@ def unit_map(units: Iterable[tuple[str, Mapping[str, Any] | None, str]], points:
         lon, lat = position
         return round(offset_x + (lon * shrink - left) * scale, 1), round(offset_y + (top - lat) * scale, 1)
 
-    drawn = tuple(Shape(code, " ".join(_path([project(p) for p in ring]) for ring in rings), status)
+    drawn = tuple(Shape(code, " ".join(svgmap.ring_path([project(p) for p in ring]) for ring in rings), status)
                   for code, rings, status in shapes)
     return UnitMap(width, height, drawn, tuple(Dot(*project(p), group) for p, group in dots))
 
 
-def _rings(geometry: Mapping[str, Any] | None) -> list[list[Position]]:
-    if not geometry:
-        return []
-    kind, coordinates = geometry.get("type"), geometry.get("coordinates") or []
-    polygons: Iterable[Sequence[Any]] = [coordinates] if kind == "Polygon" else \
-        coordinates if kind == "MultiPolygon" else []
-    return [[(float(p[0]), float(p[1])) for p in ring] for polygon in polygons for ring in polygon if ring]
-
-
-def _path(points: list[tuple[float, float]]) -> str:
-    head, *rest = points
-    return f"M{head[0]},{head[1]} " + " ".join(f"L{x},{y}" for x, y in rest) + " Z"

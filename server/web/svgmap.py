@@ -34,8 +34,8 @@ class MapDrawing:
 def draw_map(geometry: Mapping[str, Any] | None, point: Position | None, *, width: int = 320,
              height: int = 220, margin: int = 14) -> MapDrawing | None:
     """The drawing of ``geometry`` (GeoJSON) and ``point`` (lon, lat) in a width × height frame (SM001–SM004)."""
-    rings = _rings(geometry)
-    positions = [p for ring in rings for p in ring] + ([point] if point is not None else [])
+    unit_rings = rings(geometry)
+    positions = [p for ring in unit_rings for p in ring] + ([point] if point is not None else [])
     if not positions:
         return None
     mean_lat = sum(lat for _, lat in positions) / len(positions)
@@ -55,11 +55,11 @@ def draw_map(geometry: Mapping[str, Any] | None, point: Position | None, *, widt
         lon, lat = position
         return (round(offset_x + (lon * shrink - left) * scale, 1), round(offset_y + (top - lat) * scale, 1))
 
-    path = " ".join(_ring_path([project(p) for p in ring]) for ring in rings) or None
+    path = " ".join(ring_path([project(p) for p in ring]) for ring in unit_rings) or None
     return MapDrawing(width, height, path, project(point) if point is not None else None)
 
 
-def _rings(geometry: Mapping[str, Any] | None) -> list[list[Position]]:
+def rings(geometry: Mapping[str, Any] | None) -> list[list[Position]]:
     if not geometry:
         return []
     kind, coordinates = geometry.get("type"), geometry.get("coordinates") or []
@@ -68,6 +68,6 @@ def _rings(geometry: Mapping[str, Any] | None) -> list[list[Position]]:
     return [[(float(p[0]), float(p[1])) for p in ring] for polygon in polygons for ring in polygon if ring]
 
 
-def _ring_path(points: list[tuple[float, float]]) -> str:
+def ring_path(points: list[tuple[float, float]]) -> str:
     head, *rest = points
     return f"M{head[0]},{head[1]} " + " ".join(f"L{x},{y}" for x, y in rest) + " Z"

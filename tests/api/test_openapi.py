@@ -12,7 +12,7 @@ from server.review import machine
 
 WRITES = ("POST", "PUT", "PATCH")
 # What a view does when it reads a JSON body (directly, through the Central helper, or a marshmallow load).
-READS_JSON = re.compile(r"get_json\(|_json_body\(|schemas\.load\(|\bload\(\w+\.\w+\(\)")
+READS_JSON = re.compile(r"get_json\(|json_object\(|schemas\.load\(|\bload\(\w+\.\w+\(\)")
 JSON_SCHEMA_TYPES = {"object", "array", "string", "integer", "number", "boolean", "null"}
 
 
