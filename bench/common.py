@@ -165,3 +165,29 @@ def classified_households(count: int, year: int) -> list[dict]:
         results.append(classify({"fields": house, "repeats": {"member": members}}, year=year,
                                 urban=n % 3 == 0).to_dict())
     return results
+
+
+def phieu_b_campaign(project_name: str, year: int):  # type: ignore[no-untyped-def]
+    """A project with a stand-in Phiếu B (no XForm body: seeded rows never go through a phone) and the year's
+    campaign, flushed inside the caller's app context; returns (form, form definition, campaign)."""
+    from datetime import date
+
+    from server.campaigns.models import Campaign
+    from server.collect.models import Form, FormDef, Project
+    from server.extensions import db
+
+    project = Project(name=project_name)
+    db.session.add(project)
+    db.session.flush()
+    form = Form(project_id=project.id, xml_form_id="phieu_b")
+    db.session.add(form)
+    db.session.flush()
+    form_def = FormDef(form_id=form.id, version="1", name="Phiếu B", xml=b"<h:html/>", md5="0" * 32, sha256="0" * 64)
+    db.session.add(form_def)
+    db.session.flush()
+    form.current_def_id = form_def.id
+    campaign = Campaign(project_id=project.id, year=year, name="Bench", starts_on=date(year, 9, 1),
+                        ends_on=date(year, 12, 15))
+    db.session.add(campaign)
+    db.session.flush()
+    return form, form_def, campaign

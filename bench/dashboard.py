@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 
-from common import PG_ADMIN, bench_config, classified_households, fresh_postgres, migrate
+from common import PG_ADMIN, bench_config, classified_households, fresh_postgres, migrate, phieu_b_campaign
 
 COMMUNES, VILLAGES_PER_COMMUNE, AREAS, ENUMERATORS_PER_COMMUNE = 99, 30, 9, 10
 PROVINCE_CODE = "24"
@@ -59,8 +59,6 @@ def seed(households: int, share: float) -> dict[str, object]:
     from sqlalchemy import text
 
     from server.accounts import services as accounts
-    from server.campaigns.models import Campaign
-    from server.collect.models import Form, FormDef, Project
     from server.extensions import db
     from server.households.models import Boundary
     from server.monitoring.services import rebuild_transitions
@@ -84,19 +82,7 @@ def seed(households: int, share: float) -> dict[str, object]:
     for a in range(AREAS):
         set_area_members(f"AREA-{a + 1}", [f"{PROVINCE_CODE}{c:03d}" for c in range(COMMUNES) if c % AREAS == a])
     db.session.add_all(boundaries)
-    project = Project(name="Bench dashboard")
-    db.session.add(project)
-    db.session.flush()
-    form = Form(project_id=project.id, xml_form_id="phieu_b")
-    db.session.add(form)
-    db.session.flush()
-    form_def = FormDef(form_id=form.id, version="1", name="Phiếu B", xml=b"<h:html/>", md5="0" * 32, sha256="0" * 64)
-    db.session.add(form_def)
-    db.session.flush()
-    form.current_def_id = form_def.id
-    campaign = Campaign(project_id=project.id, year=YEAR, name="Bench", starts_on=date(YEAR, 9, 1),
-                        ends_on=date(YEAR, 12, 15))
-    db.session.add(campaign)
+    form, form_def, campaign = phieu_b_campaign("Bench dashboard", YEAR)
     accounts.create_user("province@bench.vn", PASSWORD, "province", [], by=None)
     accounts.create_user("supervisor@bench.vn", PASSWORD, "supervisor", ["AREA-1"], by=None)
     db.session.flush()

@@ -183,8 +183,6 @@ def _arr(values: tuple[str, ...]) -> str:
 def _seed(households: int) -> dict[str, object]:
     from sqlalchemy import text
 
-    from server.campaigns.models import Campaign
-    from server.collect.models import Form, FormDef, Project
     from server.extensions import db
     from server.units.services import UnitRecord, upsert_units
 
@@ -196,19 +194,9 @@ def _seed(households: int) -> dict[str, object]:
         units += [UnitRecord(f"{code}-{v:02d}", "village", f"Thôn {v + 1}", code) for v in range(VILLAGES_PER_COMMUNE)]
     upsert_units(units)
     units.clear()
-    project = Project(name="Bench")
-    db.session.add(project)
-    db.session.flush()
-    form = Form(project_id=project.id, xml_form_id="phieu_b")
-    db.session.add(form)
-    db.session.flush()
-    form_def = FormDef(form_id=form.id, version="1", name="Phiếu B", xml=b"<h:html/>", md5="0" * 32, sha256="0" * 64)
-    db.session.add(form_def)
-    db.session.flush()
-    form.current_def_id = form_def.id
-    campaign = Campaign(project_id=project.id, year=YEAR, name="Bench", starts_on=date(YEAR, 9, 1),
-                        ends_on=date(YEAR, 12, 15))
-    db.session.add(campaign)
+    from bench.common import phieu_b_campaign
+
+    form, form_def, campaign = phieu_b_campaign("Bench", YEAR)
     db.session.flush()
     db.session.execute(text("CREATE TEMP TABLE pool (n int PRIMARY KEY, result json, class text, letters text, "
                             "income bigint)"))
@@ -223,7 +211,8 @@ def _seed(households: int) -> dict[str, object]:
                f"lpad((g % {VILLAGES_PER_COMMUNE})::text, 2, '0')")
     commune = f"'{PROVINCE_CODE}' || lpad(((g / 7) % {COMMUNES})::text, 3, '0')"
     at = "(timestamptz '2025-12-01 00:00:00+00' + g * interval '7919 microseconds')"
-    ids = {"project": project.id, "form": form.id, "def": form_def.id, "campaign": campaign.id, "n": households}
+    ids = {"project": campaign.project_id, "form": form.id, "def": form_def.id, "campaign": campaign.id,
+           "n": households}
     statements = [
         f"""INSERT INTO households (id, code, village_code, head_name, birth_year, gender, national_id, phone, address,
                 lat, lon, member_names, extra, source, created_at, updated_at)

@@ -122,9 +122,10 @@ def manifest(project_id: int, xml_form_id: str) -> Response:
 
     def listed() -> list[ManifestFile]:
         files = []
+        names = entity_lists.list_names(project_id)
         for a in form.current_def.attachments:
             download_url = _url("form_attachment", project_id=project_id, xml_form_id=xml_form_id, name=a.name)
-            dataset = entity_lists.entity_list_name(project_id, a.name)
+            dataset = entity_lists.entity_list_name(a.name, names)
             if dataset is not None:  # an entity list: built for this caller, with the ODK integrity check
                 rendered = entity_lists.render_list(project_id, dataset, caller)
                 files.append(ManifestFile(filename=a.name, hash="md5:" + rendered.md5, download_url=download_url,
@@ -148,7 +149,8 @@ def form_attachment(project_id: int, xml_form_id: str, name: str) -> Response:
     caller = _caller()
     form = _form(_project(project_id, caller), caller, xml_form_id)
     attachment = queries.form_attachment(form.current_def.id, name)
-    dataset = entity_lists.entity_list_name(project_id, name) if attachment is not None else None
+    names = entity_lists.list_names(project_id) if attachment is not None else frozenset()
+    dataset = entity_lists.entity_list_name(name, names)
     if dataset is not None:
         rendered = transaction.run(lambda: entity_lists.render_list(project_id, dataset, caller))
         return Response(rendered.body, content_type="text/csv; charset=utf-8",

@@ -307,14 +307,15 @@ def list_scope(actor_id: int, project_id: int, role: str) -> queries.ListScope:
     return queries.ListScope(villages)
 
 
-def entity_list_name(project_id: int, attachment_name: str) -> str | None:
+def list_names(project_id: int) -> frozenset[str]:
+    """The names of the project's entity lists: its datasets, plus the two every Phiếu B may attach."""
+    return frozenset({HOUSEHOLDS, RETURNED, *(d.name for d in queries.datasets(project_id))})
+
+
+def entity_list_name(attachment_name: str, names: frozenset[str]) -> str | None:
     """The dataset a form attachment is the list of (`households.csv` → `households`), if any."""
-    if not attachment_name.endswith(".csv"):
-        return None
-    name = attachment_name[:-4]
-    if name in (HOUSEHOLDS, RETURNED) or queries.dataset(project_id, name) is not None:
-        return name
-    return None
+    name = attachment_name.removesuffix(".csv")
+    return name if name != attachment_name and name in names else None
 
 
 def render_list(project_id: int, name: str, caller: Caller) -> RenderedList:
@@ -385,6 +386,8 @@ def _save_to(form_def: FormDef) -> dict[str, str]:
 def apply_submission(submission: Submission, submission_def: SubmissionDef, answers: dict[str, Any]) -> None:
     """The ingest stage (before matching): apply the submission's entity create/update; a registry household it
     names becomes the submission's household."""
+    if b"entity" not in submission_def.xml:  # most forms have no entity block: skip a second XML parse
+        return
     try:
         action = rules.parse_entity(submission_def.xml, _save_to(submission_def.form_def))
     except EntityError as error:

@@ -132,23 +132,7 @@ def unit_map(units: Iterable[tuple[str, Mapping[str, Any] | None, str]], points:
     positions = [p for _, rings, _ in shapes for ring in rings for p in ring] + [p for p, _ in dots]
     if not positions:
         return None
-    mean_lat = sum(lat for _, lat in positions) / len(positions)
-    shrink = math.cos(math.radians(mean_lat))
-    xs = [lon * shrink for lon, _ in positions]
-    ys = [lat for _, lat in positions]
-    span_x, span_y = max(xs) - min(xs), max(ys) - min(ys)
-    inner_w, inner_h = width - 2 * margin, height - 2 * margin
-    scale = min(inner_w / span_x if span_x else math.inf, inner_h / span_y if span_y else math.inf)
-    if math.isinf(scale):
-        scale = 1.0
-    offset_x = margin + (inner_w - span_x * scale) / 2
-    offset_y = margin + (inner_h - span_y * scale) / 2
-    left, top = min(xs), max(ys)
-
-    def project(position: Position) -> tuple[float, float]:
-        lon, lat = position
-        return round(offset_x + (lon * shrink - left) * scale, 1), round(offset_y + (top - lat) * scale, 1)
-
+    project = svgmap.fit(positions, width, height, margin)
     drawn = tuple(Shape(code, " ".join(svgmap.ring_path([project(p) for p in ring]) for ring in rings), status)
                   for code, rings, status in shapes)
     return UnitMap(width, height, drawn, tuple(Dot(*project(p), group) for p, group in dots))

@@ -16,7 +16,7 @@ SM004 With only a point the point is drawn in the centre; with neither there is 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +38,14 @@ def draw_map(geometry: Mapping[str, Any] | None, point: Position | None, *, widt
     positions = [p for ring in unit_rings for p in ring] + ([point] if point is not None else [])
     if not positions:
         return None
+    project = fit(positions, width, height, margin)
+    path = " ".join(ring_path([project(p) for p in ring]) for ring in unit_rings) or None
+    return MapDrawing(width, height, path, project(point) if point is not None else None)
+
+
+def fit(positions: list[Position], width: int, height: int, margin: int) -> Callable[[Position], tuple[float, float]]:
+    """The projection of (lon, lat) into a width × height frame that fits ``positions`` centred within ``margin``:
+    longitudes shrunk by the cosine of the mean latitude, so that shapes keep their proportions; y grows down."""
     mean_lat = sum(lat for _, lat in positions) / len(positions)
     shrink = math.cos(math.radians(mean_lat))
     xs = [lon * shrink for lon, _ in positions]
@@ -55,8 +63,7 @@ def draw_map(geometry: Mapping[str, Any] | None, point: Position | None, *, widt
         lon, lat = position
         return (round(offset_x + (lon * shrink - left) * scale, 1), round(offset_y + (top - lat) * scale, 1))
 
-    path = " ".join(ring_path([project(p) for p in ring]) for ring in unit_rings) or None
-    return MapDrawing(width, height, path, project(point) if point is not None else None)
+    return project
 
 
 def rings(geometry: Mapping[str, Any] | None) -> list[list[Position]]:
