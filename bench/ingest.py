@@ -48,6 +48,7 @@ FORM = """
 | | bench | 1 |
 """
 PHOTO = os.urandom(200 * 1024)
+PHOTO_ID_BYTES = 64
 BOUNDARY = "----odkbench7f3a"
 
 
@@ -98,12 +99,17 @@ def household_xml(instance_id: str) -> bytes:
             f"<meta><instanceID>{instance_id}</instanceID></meta></data>").encode()
 
 
-def multipart(xml: bytes) -> bytes:
+def photo_for(instance_id: str) -> bytes:
+    """A photo of its own per household, as phones send: every upload is a new file to hash, write and fsync."""
+    return instance_id.encode().ljust(PHOTO_ID_BYTES, b"\0") + PHOTO[PHOTO_ID_BYTES:]
+
+
+def multipart(xml: bytes, photo: bytes) -> bytes:
     parts = [
         f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="xml_submission_file"; filename="submission.xml"\r\n'
         f"Content-Type: text/xml\r\n\r\n".encode() + xml + b"\r\n",
         f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="house.jpg"; filename="house.jpg"\r\n'
-        f"Content-Type: image/jpeg\r\n\r\n".encode() + PHOTO + b"\r\n",
+        f"Content-Type: image/jpeg\r\n\r\n".encode() + photo + b"\r\n",
         f"--{BOUNDARY}--\r\n".encode(),
     ]
     return b"".join(parts)
@@ -121,7 +127,7 @@ def run_clients(base: str, path: str, clients: int, seconds: float) -> tuple[lis
         connection = http.client.HTTPConnection(host.hostname, host.port, timeout=30)
         while time.perf_counter() < deadline:
             instance_id = f"uuid:{uuid.uuid4()}"
-            body = multipart(household_xml(instance_id))
+            body = multipart(household_xml(instance_id), photo_for(instance_id))
             started = time.perf_counter()
             connection.request("POST", path, body=body, headers={
                 "X-OpenRosa-Version": "1.0", "Content-Type": f"multipart/form-data; boundary={BOUNDARY}"})

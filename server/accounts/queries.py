@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import joinedload
 
 from server.accounts.models import Actor, FieldKey, LoginFailure, ScopeGrant, Session, User
@@ -21,9 +21,13 @@ def session_by_token_hash(token_sha256: str) -> Session | None:
     return db.session.scalar(select(Session).where(Session.token_sha256 == token_sha256))
 
 
+# Built once: every device request authenticates with it.
+_FIELD_KEY_BY_TOKEN = (select(FieldKey).options(joinedload(FieldKey.actor))
+                       .where(FieldKey.token_sha256 == bindparam("token_sha256")))
+
+
 def field_key_by_token_hash(token_sha256: str) -> FieldKey | None:
-    return db.session.scalar(select(FieldKey).options(joinedload(FieldKey.actor))
-                             .where(FieldKey.token_sha256 == token_sha256))
+    return db.session.scalar(_FIELD_KEY_BY_TOKEN, {"token_sha256": token_sha256})
 
 
 def field_keys_of_project(project_id: int) -> list[FieldKey]:

@@ -1,10 +1,9 @@
 from __future__ import annotations
 
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from sqlalchemy import Select, func, or_, select, text
+from sqlalchemy import Insert, Select, bindparam, func, insert, or_, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import aliased, defer, joinedload
@@ -107,43 +106,83 @@ def count(query: Select) -> int:
     return db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
 
 
-def lock_instance(form_id: int, instance_id: str) -> None:
-    """Serialise work on one instanceID across app servers (PostgreSQL); SQLite serialises writes."""
-    if db.session.get_bind().dialect.name != "postgresql":
-        return
-    key = zlib.crc32(f"{form_id}:{instance_id}".encode())
-    db.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+def _visible_form_query(assigned: bool) -> Select:
+    # The version's XForm bytes (tens of kilobytes) are not needed to take a submission in.
+    query = (select(Form).options(joinedload(Form.current_def).defer(FormDef.xml))
+             .where(Form.project_id == bindparam("project_id"), Form.xml_form_id == bindparam("xml_form_id"),
+                    Form.deleted_at.is_(None), Form.current_def_id.is_not(None)))
+    if assigned:
+        query = query.join(FormAssignment, (FormAssignment.form_id == Form.id)
+                           & (FormAssignment.actor_id == bindparam("actor_id")))
+    return query
+
+
+# Built once: the ingest path runs them on every submission.
+_VISIBLE_FORM = _visible_form_query(assigned=False)
+_VISIBLE_ASSIGNED_FORM = _visible_form_query(assigned=True)
+_SUBMISSION_DEFS = SubmissionDef.__table__.c
+_KNOWN_INSTANCE = (select(_SUBMISSION_DEFS.id).where(_SUBMISSION_DEFS.form_id == bindparam("form_id"),
+                                                     _SUBMISSION_DEFS.instance_id.in_(bindparam("ids", expanding=True)))
+                   .limit(1))
 
 
 def visible_form(project_id: int, xml_form_id: str, assigned_to: int | None) -> Form | None:
     """A published form of the project, with its current version loaded; for an app user
     (``assigned_to``) only if the form is assigned to them. One round trip on the ingest path."""
-    query = (select(Form).options(joinedload(Form.current_def))
-             .where(Form.project_id == project_id, Form.xml_form_id == xml_form_id,
-                    Form.deleted_at.is_(None), Form.current_def_id.is_not(None)))
-    if assigned_to is not None:
-        query = query.join(FormAssignment, (FormAssignment.form_id == Form.id)
-                           & (FormAssignment.actor_id == assigned_to))
-    return db.session.scalar(query)
+    if assigned_to is None:
+        return db.session.scalar(_VISIBLE_FORM, {"project_id": project_id, "xml_form_id": xml_form_id})
+    return db.session.scalar(_VISIBLE_ASSIGNED_FORM,
+                             {"project_id": project_id, "xml_form_id": xml_form_id, "actor_id": assigned_to})
 
 
 def defs_by_instances(form_id: int, instance_ids: list[str]) -> dict[str, SubmissionDef]:
+    # Nearly every submission is new: a plain existence check first keeps that case to one light query.
+    if db.session.execute(_KNOWN_INSTANCE, {"form_id": form_id, "ids": instance_ids}).first() is None:
+        return {}
     rows = db.session.scalars(select(SubmissionDef).options(joinedload(SubmissionDef.submission))
                               .where(SubmissionDef.form_id == form_id, SubmissionDef.instance_id.in_(instance_ids)))
     return {row.instance_id: row for row in rows}
 
 
+def _insert_blob_statement(insert_for) -> Insert:  # type: ignore[no-untyped-def]
+    # On the table, not the mapped class: a plain statement skips the ORM's bulk-insert machinery.
+    table = Blob.__table__
+    return insert_for(table).on_conflict_do_nothing(index_elements=["sha256"]).returning(table.c.id)
+
+
+_INSERT_BLOB = {"postgresql": _insert_blob_statement(postgresql_insert),
+                "sqlite": _insert_blob_statement(sqlite_insert)}
+
+
 def upsert_blob(sha256: str, md5: str, size: int, content_type: str | None) -> int:
     """The blob's id, inserting it unless the same content is already known (safe under races)."""
     values = {"sha256": sha256, "md5": md5, "size": size, "content_type": content_type, "created_at": utcnow()}
-    dialect = db.session.get_bind().dialect.name
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(Blob).values(**values).on_conflict_do_nothing(index_elements=["sha256"]).returning(Blob.id)
-    blob_id = db.session.scalar(statement)
+    blob_id = db.session.execute(_INSERT_BLOB[db.session.get_bind().dialect.name], values).scalar()
     if blob_id is None:
         blob_id = db.session.scalar(select(Blob.id).where(Blob.sha256 == sha256))
     return blob_id
 
+
+# Plain inserts on the tables for the ingest path: one statement per row, no unit of work.
+
+_INSERT_SUBMISSION = insert(Submission.__table__).returning(Submission.__table__.c.id)
+_INSERT_SUBMISSION_DEF = insert(SubmissionDef.__table__).returning(SubmissionDef.__table__.c.id)
+_INSERT_ATTACHMENT = insert(SubmissionAttachment.__table__)
+
+
+def insert_submission(values: dict[str, object]) -> int:
+    return db.session.execute(_INSERT_SUBMISSION, values).scalar_one()
+
+
+def insert_submission_def(values: dict[str, object]) -> int:
+    return db.session.execute(_INSERT_SUBMISSION_DEF, values).scalar_one()
+
+
+def insert_submission_attachments(submission_def_id: int, blob_ids: dict[str, int | None]) -> None:
+    if blob_ids:
+        db.session.execute(_INSERT_ATTACHMENT,
+                           [{"submission_def_id": submission_def_id, "name": name, "blob_id": blob_id}
+                            for name, blob_id in sorted(blob_ids.items())])
 
 # --- The ODK Central REST API (projects, app users, submissions read side) -------------------------------
 

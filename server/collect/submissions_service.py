@@ -16,7 +16,7 @@ from flask import current_app
 from server.accounts.services import Caller, audit
 from server.collect import queries
 from server.collect.forms_service import store_blob, xform_info
-from server.collect.models import Form, FormDef, Submission, SubmissionAttachment, SubmissionDef
+from server.collect.models import Form, FormDef, Submission, SubmissionDef
 from server.errors import Problem
 from server.extensions import db
 from server.timeutil import utcnow
@@ -50,9 +50,19 @@ class Upload:
 
 @dataclass(frozen=True)
 class IngestResult:
-    submission: Submission
-    submission_def: SubmissionDef
+    """What a submission became; the rows themselves are loaded only by the callers that show them."""
+
+    submission_id: int
+    submission_def_id: int
     outcome: Outcome
+
+    @property
+    def submission(self) -> Submission:
+        return db.session.get_one(Submission, self.submission_id)
+
+    @property
+    def submission_def(self) -> SubmissionDef:
+        return db.session.get_one(SubmissionDef, self.submission_def_id)
 
 
 def parse(xml: bytes) -> ParsedSubmission:
@@ -90,7 +100,8 @@ def ingest(form: Form, xml: bytes, uploads: list[Upload], caller: Caller, device
     form_def = form_def_for(form, parsed.version)
     if form.state == "closed":
         raise Problem("form_closed", form_id=form.xml_form_id)
-    queries.lock_instance(form.id, parsed.instance_id)
+    # Two copies of one new instance at once: the later insert hits the unique constraint and
+    # transaction.run runs the request again, when it finds the first copy and answers as for a repeat.
     known = queries.defs_by_instances(form.id, [i for i in (parsed.instance_id, parsed.deprecated_id) if i])
     same, deprecated = known.get(parsed.instance_id), known.get(parsed.deprecated_id or "")
     existing = Existing(
@@ -109,7 +120,7 @@ def ingest(form: Form, xml: bytes, uploads: list[Upload], caller: Caller, device
         if added:
             audit("submission.attachment.update", caller.actor, "submission", same.submission_id,
                   {"instanceId": same.instance_id, "names": added})
-        return IngestResult(same.submission, same, outcome)
+        return IngestResult(same.submission_id, same.id, outcome)
     return _store_version(form, form_def, xml, parsed, uploads, caller, device_id, deprecated, outcome)
 
 
@@ -120,39 +131,43 @@ def _store_version(form: Form, form_def: FormDef, xml: bytes, parsed: ParsedSubm
     answers, attention = _read(parsed, info.repeat_paths)
     expected = referenced_files(parsed.root, info.binary_paths)
     uploaded = {u.name: u for u in uploads if u.name in expected}
-    # Blobs first: every query below this line would otherwise flush half-built rows.
+    # Bytes first: no row may name a file before the file is stored.
     blob_ids = {name: store_blob(u.data, u.content_type) for name, u in uploaded.items()}
     if deprecated is not None:
         for attachment in deprecated.attachments:
             blob_ids.setdefault(attachment.name, attachment.blob_id)
+    fields = answers["fields"] if answers is not None else {}
     if outcome is Outcome.NEW:
-        submission = Submission(form_id=form.id, instance_id=parsed.instance_id, submitter_id=caller.actor.id,
-                                device_id=device_id)
+        submission_id = queries.insert_submission({
+            "form_id": form.id, "instance_id": parsed.instance_id, "submitter_id": caller.actor.id,
+            "device_id": device_id, "village_code": fields.get("village"), "commune_code": fields.get("commune")})
         action = "submission.create"
     else:
         submission = deprecated.submission
         deprecated.current = False
         submission.review_state = "edited"
         submission.updated_at = utcnow()
-        action = "submission.update.version"
-    if answers is not None:
-        fields = answers["fields"]
         submission.village_code = fields.get("village") or submission.village_code
         submission.commune_code = fields.get("commune") or submission.commune_code
-    new_def = SubmissionDef(submission=submission, form_id=form.id, form_def_id=form_def.id,
-                            instance_id=parsed.instance_id, deprecated_id=parsed.deprecated_id,
-                            instance_name=parsed.instance_name, xml=xml, current=True,
-                            submitter_id=caller.actor.id, answers=answers, attention=attention,
-                            attachments=[SubmissionAttachment(name=name, blob_id=blob_ids.get(name))
-                                         for name in sorted(expected)])
-    db.session.add(new_def)
-    db.session.flush()
-    audit(action, caller.actor, "submission", submission.id,
+        db.session.flush()  # the old version stops being current before the new one is written
+        db.session.expire(submission, ["defs"])
+        submission_id = submission.id
+        action = "submission.update.version"
+    version = {"submission_id": submission_id, "form_id": form.id, "form_def_id": form_def.id,
+               "instance_id": parsed.instance_id, "deprecated_id": parsed.deprecated_id,
+               "instance_name": parsed.instance_name, "xml": xml, "current": True, "submitter_id": caller.actor.id,
+               "attention": attention}
+    if answers is not None:
+        version["answers"] = answers
+    def_id = queries.insert_submission_def(version)
+    queries.insert_submission_attachments(def_id, {name: blob_ids.get(name) for name in expected})
+    audit(action, caller.actor, "submission", submission_id,
           {"instanceId": parsed.instance_id, "form": form.xml_form_id, "deprecatedId": parsed.deprecated_id,
            "attachments": sorted(uploaded)})
+    result = IngestResult(submission_id, def_id, outcome)
     if current_app.config["PROCESS_INLINE"]:
-        process(submission, new_def)
-    return IngestResult(submission, new_def, outcome)
+        process(result.submission, result.submission_def)
+    return result
 
 
 def _read(parsed: ParsedSubmission, repeat_paths: frozenset[str]) -> tuple[dict[str, Any] | None, str | None]:
