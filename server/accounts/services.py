@@ -37,15 +37,18 @@ class Caller:
 _INSERT_AUDIT = insert(Audit.__table__)
 
 
+def audit_row(action: str, actor: Actor | None, actee_type: str | None = None, actee_id: Any = None,
+              details: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The audits row for an action, for callers that write it together with other rows."""
+    return {"actor_id": actor.id if actor else None, "action": action, "actee_type": actee_type,
+            "actee_id": None if actee_id is None else str(actee_id), "details": details, "logged_at": utcnow()}
+
+
 def audit(action: str, actor: Actor | None, actee_type: str | None = None, actee_id: Any = None,
           details: dict[str, Any] | None = None) -> None:
     # A plain insert on the table, written at once: every write request logs, and the ORM's unit of
     # work costs more than the row itself on the busiest paths.
-    values = {"actor_id": actor.id if actor else None, "action": action, "actee_type": actee_type,
-              "actee_id": None if actee_id is None else str(actee_id)}
-    if details is not None:
-        values["details"] = details
-    db.session.execute(_INSERT_AUDIT, values)
+    db.session.execute(_INSERT_AUDIT, audit_row(action, actor, actee_type, actee_id, details))
 
 
 def _check_units(role: str, unit_codes: Iterable[str]) -> list[str]:

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Insert, Select, bindparam, func, insert, or_, select
+from sqlalchemy import Insert, Select, bindparam, func, insert, or_, select, text
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import aliased, defer, joinedload
@@ -183,6 +185,57 @@ def insert_submission_attachments(submission_def_id: int, blob_ids: dict[str, in
         db.session.execute(_INSERT_ATTACHMENT,
                            [{"submission_def_id": submission_def_id, "name": name, "blob_id": blob_id}
                             for name, blob_id in sorted(blob_ids.items())])
+
+
+# A new submission's rows as one statement on PostgreSQL: one round trip and one execution instead of
+# four, on the request that every phone makes most.
+_INSERT_NEW_SUBMISSION_POSTGRESQL = text("""
+WITH new_submission AS (
+    INSERT INTO submissions (form_id, instance_id, submitter_id, device_id, village_code, commune_code, created_at)
+    VALUES (:form_id, :instance_id, :submitter_id, :device_id, :village_code, :commune_code, :created_at)
+    RETURNING id
+), new_version AS (
+    INSERT INTO submission_defs (submission_id, form_id, form_def_id, instance_id, deprecated_id, instance_name,
+                                 xml, current, submitter_id, created_at, answers, attention)
+    SELECT id, :form_id, :form_def_id, :instance_id, :deprecated_id, :instance_name, :xml, true, :submitter_id,
+           :created_at, CAST(:answers AS json), :attention
+    FROM new_submission
+    RETURNING id, submission_id
+), new_attachments AS (
+    INSERT INTO submission_attachments (submission_def_id, name, blob_id)
+    SELECT new_version.id, file.name, file.blob_id
+    FROM new_version, unnest(CAST(:names AS varchar[]), CAST(:blob_ids AS integer[])) AS file(name, blob_id)
+), logged AS (
+    INSERT INTO audits (actor_id, action, actee_type, actee_id, details, logged_at)
+    SELECT :audit_actor_id, :audit_action, :audit_actee_type, CAST(id AS varchar), CAST(:audit_details AS json),
+           :audit_logged_at
+    FROM new_submission
+)
+SELECT submission_id, id FROM new_version
+""")
+
+
+def inserts_in_one_statement() -> bool:
+    return db.session.get_bind().dialect.name == "postgresql"
+
+
+def insert_new_submission(submission: dict[str, Any], version: dict[str, Any], blob_ids: dict[str, int | None],
+                          audit: dict[str, Any]) -> tuple[int, int]:
+    """PostgreSQL only (see ``inserts_in_one_statement``): a new submission, its first version, the
+    version's attachments and the audit row, whose ``actee_id`` becomes the new submission's id.
+    Returns (submission id, version id)."""
+    names = sorted(blob_ids)
+    row = db.session.execute(_INSERT_NEW_SUBMISSION_POSTGRESQL, {
+        **submission, **version, "created_at": utcnow(), "answers": _json(version.get("answers")),
+        "names": names, "blob_ids": [blob_ids[name] for name in names],
+        "audit_actor_id": audit["actor_id"], "audit_action": audit["action"], "audit_actee_type": audit["actee_type"],
+        "audit_details": _json(audit["details"]), "audit_logged_at": audit["logged_at"],
+    }).one()
+    return row[0], row[1]
+
+
+def _json(value: Any) -> str | None:
+    return None if value is None else json.dumps(value)
 
 # --- The ODK Central REST API (projects, app users, submissions read side) -------------------------------
 

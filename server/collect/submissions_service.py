@@ -13,7 +13,7 @@ from typing import Any
 
 from flask import current_app
 
-from server.accounts.services import Caller, audit
+from server.accounts.services import Caller, audit, audit_row
 from server.collect import queries
 from server.collect.forms_service import store_blob, xform_info
 from server.collect.models import Form, FormDef, Submission, SubmissionDef
@@ -137,34 +137,47 @@ def _store_version(form: Form, form_def: FormDef, xml: bytes, parsed: ParsedSubm
         for attachment in deprecated.attachments:
             blob_ids.setdefault(attachment.name, attachment.blob_id)
     fields = answers["fields"] if answers is not None else {}
-    if outcome is Outcome.NEW:
-        submission_id = queries.insert_submission({
-            "form_id": form.id, "instance_id": parsed.instance_id, "submitter_id": caller.actor.id,
-            "device_id": device_id, "village_code": fields.get("village"), "commune_code": fields.get("commune")})
-        action = "submission.create"
-    else:
-        submission = deprecated.submission
-        deprecated.current = False
-        submission.review_state = "edited"
-        submission.updated_at = utcnow()
-        submission.village_code = fields.get("village") or submission.village_code
-        submission.commune_code = fields.get("commune") or submission.commune_code
-        db.session.flush()  # the old version stops being current before the new one is written
-        db.session.expire(submission, ["defs"])
-        submission_id = submission.id
-        action = "submission.update.version"
-    version = {"submission_id": submission_id, "form_id": form.id, "form_def_id": form_def.id,
-               "instance_id": parsed.instance_id, "deprecated_id": parsed.deprecated_id,
-               "instance_name": parsed.instance_name, "xml": xml, "current": True, "submitter_id": caller.actor.id,
-               "attention": attention}
+    version = {"form_id": form.id, "form_def_id": form_def.id, "instance_id": parsed.instance_id,
+               "deprecated_id": parsed.deprecated_id, "instance_name": parsed.instance_name, "xml": xml,
+               "current": True, "submitter_id": caller.actor.id, "attention": attention}
     if answers is not None:
         version["answers"] = answers
-    def_id = queries.insert_submission_def(version)
-    queries.insert_submission_attachments(def_id, {name: blob_ids.get(name) for name in expected})
-    audit(action, caller.actor, "submission", submission_id,
-          {"instanceId": parsed.instance_id, "form": form.xml_form_id, "deprecatedId": parsed.deprecated_id,
-           "attachments": sorted(uploaded)})
-    result = IngestResult(submission_id, def_id, outcome)
+    attachments = {name: blob_ids.get(name) for name in expected}
+    details = {"instanceId": parsed.instance_id, "form": form.xml_form_id, "deprecatedId": parsed.deprecated_id,
+               "attachments": sorted(uploaded)}
+    if outcome is Outcome.NEW:
+        action = "submission.create"
+        submission = {"form_id": form.id, "instance_id": parsed.instance_id, "submitter_id": caller.actor.id,
+                      "device_id": device_id, "village_code": fields.get("village"),
+                      "commune_code": fields.get("commune")}
+        if queries.inserts_in_one_statement():
+            submission_id, def_id = queries.insert_new_submission(
+                submission, version, attachments, audit_row(action, caller.actor, "submission", None, details))
+            return _stored(IngestResult(submission_id, def_id, outcome))
+        submission_id = queries.insert_submission(submission)
+    else:
+        action = "submission.update.version"
+        submission_id = _deprecate(deprecated, fields)
+    def_id = queries.insert_submission_def({**version, "submission_id": submission_id})
+    queries.insert_submission_attachments(def_id, attachments)
+    audit(action, caller.actor, "submission", submission_id, details)
+    return _stored(IngestResult(submission_id, def_id, outcome))
+
+
+def _deprecate(deprecated: SubmissionDef, fields: dict[str, Any]) -> int:
+    """The edited submission's id, once its old version has stopped being current."""
+    submission = deprecated.submission
+    deprecated.current = False
+    submission.review_state = "edited"
+    submission.updated_at = utcnow()
+    submission.village_code = fields.get("village") or submission.village_code
+    submission.commune_code = fields.get("commune") or submission.commune_code
+    db.session.flush()  # before the new version is written: one current version per submission
+    db.session.expire(submission, ["defs"])
+    return submission.id
+
+
+def _stored(result: IngestResult) -> IngestResult:
     if current_app.config["PROCESS_INLINE"]:
         process(result.submission, result.submission_def)
     return result
