@@ -263,6 +263,30 @@ def test_submission__every_state_change__audited(app, client, world):
     assert actions[-3:] == ["submission.create", "submission.attachment.update", "submission.update.version"]
 
 
+def test_submission__new__every_row_written_and_audited(app, client, world):
+    """The rows of a new submission (one statement on PostgreSQL, one insert each on SQLite) read back whole."""
+    xml = submission_xml("uuid:rows", head="Trần Thị Bình")
+    assert device_post(client, world, xml, {"house.jpg": b"jpeg-bytes", "unused.jpg": b"x"},
+                       headers={**OPENROSA}).status_code == 201
+    with app.app_context():
+        submission = db.session.scalar(select(Submission))
+        version = db.session.scalar(select(SubmissionDef))
+        attachments = db.session.scalars(select(SubmissionAttachment)).all()
+        logged = db.session.scalars(select(Audit).where(Audit.action == "submission.create")).all()
+        assert (submission.instance_id, submission.village_code, submission.commune_code) == \
+            ("uuid:rows", "07210-01", "07210")
+        assert submission.submitter_id is not None and submission.created_at is not None
+        assert (version.submission_id, version.instance_id, version.current, version.xml) == \
+            (submission.id, "uuid:rows", True, xml)
+        assert version.submitter_id == submission.submitter_id and version.form_def_id is not None
+        assert version.answers["fields"]["head_name"] == "Trần Thị Bình"
+        assert [(a.submission_def_id, a.name, a.blob is not None) for a in attachments] == \
+            [(version.id, "house.jpg", True)]
+        assert [(a.actor_id, a.actee_type, a.actee_id, a.details) for a in logged] == [(
+            submission.submitter_id, "submission", str(submission.id),
+            {"instanceId": "uuid:rows", "form": "demo", "deprecatedId": None, "attachments": ["house.jpg"]})]
+
+
 def test_submission__ten_identical_in_parallel__exactly_one(app, world):
     xml = submission_xml("uuid:parallel")
     statuses: list[int] = []
