@@ -60,10 +60,20 @@ class LocalDiskStore:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+        if self.fsync:
+            _sync_directory(path.parent)  # the new name itself survives a power cut, not only the bytes
         return stored
 
     def get(self, sha256: str) -> bytes:
         return self._path(sha256).read_bytes()
+
+
+def _sync_directory(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 class S3Store:
