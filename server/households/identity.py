@@ -115,7 +115,7 @@ def fold(text: str) -> str:
     Folding removes every mark, so it also makes tone placement irrelevant. Names and addresses are
     made of a few thousand distinct words, so folding goes word by word through a cache.
     """
-    return " ".join(folded for folded in map(_fold_word, text.split()) if folded)
+    return " ".join(filter(None, map(_fold_word, text.split())))
 
 
 # Regional spellings of one surname (North vs South); folded variant → folded canonical form.
@@ -129,6 +129,7 @@ WEAK_MIDDLE_NAMES = frozenset({"van", "thi"})
 _SOUND_ALIKE_INITIALS = (("tr", "ch"), ("gi", "d"), ("r", "d"), ("s", "x"), ("l", "n"))
 
 
+@lru_cache(maxsize=65536)  # a few thousand distinct name words
 def sound_key(word: str) -> str:
     """A folded word with its initial consonant replaced by the one northern speech merges it with."""
     for written, heard in _SOUND_ALIKE_INITIALS:
@@ -223,7 +224,7 @@ def parse_national_id(raw: str | None) -> NationalId | None:
     """Digits of a CCCD (12) or CMND (9) with spaces, dots and dashes removed; None otherwise."""
     if not raw:
         return None
-    digits = _ID_SEPARATORS.sub("", raw)
+    digits = raw if raw.isdigit() else _ID_SEPARATORS.sub("", raw)  # most IDs are typed without separators
     if not digits.isdigit():
         return None
     if len(digits) == 12:

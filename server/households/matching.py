@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator, Set
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
@@ -73,6 +73,13 @@ class Prepared:
     cell: tuple[int, int] | None
 
 
+def grid_cell(lat: float | None, lon: float | None) -> tuple[int, int] | None:
+    """The proximity cell of a point (see ``CELL_DEGREES``); None without a point."""
+    if lat is None or lon is None:
+        return None
+    return (math.floor(lat / CELL_DEGREES), math.floor(lon / CELL_DEGREES))
+
+
 def prepare(record: HouseholdRecord) -> Prepared:
     head = parse_name(record.head_name)
     members = [name for name in map(parse_name, record.member_names) if name is not None]
@@ -83,9 +90,6 @@ def prepare(record: HouseholdRecord) -> Prepared:
         if national_id is not None
         else None
     )
-    cell = None
-    if record.lat is not None and record.lon is not None:
-        cell = (math.floor(record.lat / CELL_DEGREES), math.floor(record.lon / CELL_DEGREES))
     return Prepared(
         record=record,
         head=head,
@@ -94,7 +98,7 @@ def prepare(record: HouseholdRecord) -> Prepared:
         id_fits_head=fits,
         phone=normalize_phone(record.phone),
         village=record.village_code or "",
-        cell=cell,
+        cell=grid_cell(record.lat, record.lon),
     )
 
 
@@ -104,22 +108,44 @@ def _as_prepared(record: HouseholdRecord | Prepared) -> Prepared:
     return record if isinstance(record, Prepared) else prepare(record)
 
 
-def _keys(p: Prepared, cells: Iterable[tuple[int, int]]) -> set[str]:
+def household_keys(
+    village: str,
+    persons: Iterable[PersonName],
+    head: PersonName | None,
+    birth_year: int | None,
+    national_id: NationalId | None,
+    phone: str | None,
+    cells: Iterable[tuple[int, int]],
+) -> set[str]:
+    """The blocking keys of a household from its parts, as ``prepare`` computes them; for callers
+    that can get the parts more cheaply than by preparing the whole record (see ``linking``)."""
+    # Plain loops: this runs for every row of a province's registry.
     keys: set[str] = set()
-    if p.village:
-        keys.update(f"n|{p.village}|{person.key}" for person in p.persons if person.surname)
-        if p.head is not None and p.record.birth_year is not None:
-            keys.add(f"y|{p.village}|{p.head.given}|{p.record.birth_year}")
+    add = keys.add
+    surnames: set[str] = set()
+    for person in persons:
+        if person.surname:
+            surnames.add(person.surname)
+            if village:
+                add(f"n|{village}|{person.key}")
+    if village and head is not None and birth_year is not None:
+        add(f"y|{village}|{head.given}|{birth_year}")
     # ID and phone keys ignore the village: they find households that moved or were coded wrongly.
-    if p.national_id is not None:
-        keys.add(f"i|{p.national_id.digits}")
-    if p.phone is not None:
-        keys.add(f"t|{p.phone}")
+    if national_id is not None:
+        add(f"i|{national_id.digits}")
+    if phone is not None:
+        add(f"t|{phone}")
     # Proximity alone would pull in every neighbour; pairing it with a surname of the household
     # keeps the candidate lists short and still survives a head change (spouses' surnames differ).
-    surnames = {person.surname for person in p.persons if person.surname}
-    keys.update(f"g|{cy}|{cx}|{s}" for cy, cx in cells for s in surnames)
+    for cy, cx in cells:
+        place = f"g|{cy}|{cx}|"
+        for surname in surnames:
+            add(place + surname)
     return keys
+
+
+def _keys(p: Prepared, cells: Iterable[tuple[int, int]]) -> set[str]:
+    return household_keys(p.village, p.persons, p.head, p.record.birth_year, p.national_id, p.phone, cells)
 
 
 def blocking_keys(record: HouseholdRecord | Prepared) -> set[str]:
@@ -330,20 +356,28 @@ class PersonPair(NamedTuple):
     exact: bool  # same name as it sounds; otherwise one typing slip apart
 
 
+# Scoring compares the same few thousand name words over and over.
+_names_within_one_edit = lru_cache(maxsize=1 << 16)(within_one_edit)
+
+
 def _is_slip(x: str, y: str, counts: Counter[str]) -> bool:
     """Whether ``y`` is ``x`` with one typing slip. A slip that turns one common name into another
     (Hà/Hải, Hùng/Dũng, Minh/Mạnh) is taken for two names: the rarer spelling must be at most a tenth
     as frequent as the other to count as a misspelling."""
-    if not within_one_edit(x, y):
+    if not _names_within_one_edit(x, y):
         return False
     cx, cy = counts[x], counts[y]
     return min(cx, cy) * 10 <= max(cx, cy)
 
 
 def _same_person_name(a: PersonName, b: PersonName, freq: NameFrequencies) -> bool:
-    return a.key == b.key or (a.surname == b.surname and _is_slip(a.given, b.given, freq.given)) or (
-        a.given == b.given and _is_slip(a.surname, b.surname, freq.surnames)
-    )
+    """Same name as it sounds, or one typing slip in the given name or in the surname."""
+    if a.key == b.key:
+        return True
+    # Equal surnames and equal given names would have equal keys: only one part can hold the slip.
+    if a.surname == b.surname:
+        return _is_slip(a.given, b.given, freq.given)
+    return a.given == b.given and _is_slip(a.surname, b.surname, freq.surnames)
 
 
 def _sexes_conflict(a: Prepared, b: Prepared) -> bool:
@@ -464,7 +498,7 @@ def _pair_persons(a: Prepared, b: Prepared, same_head: bool, freq: NameFrequenci
     """Persons of ``a`` and ``b`` taken to be the same people: the heads when they are one person,
     then the same name as it sounds (or one typing slip apart) with middle names that do not
     conflict; each person used once. Heads of different sex are never paired with each other."""
-    pairs = []
+    pairs: list[PersonPair] = []
     free = list(b.persons)
     unpaired = list(a.persons)
     if same_head and a.head is not None and b.head is not None:
@@ -472,19 +506,25 @@ def _pair_persons(a: Prepared, b: Prepared, same_head: bool, freq: NameFrequenci
         free.remove(b.head)
         unpaired.remove(a.head)
     apart = (a.head, b.head) if _sexes_conflict(a, b) else None
-
-    def pair_first(person: PersonName, fits: Callable[[PersonName, PersonName], bool], exact: bool) -> bool:
-        for other in free:
-            if (person, other) != apart and fits(person, other) and _middles_compatible(person, other):
-                free.remove(other)
-                pairs.append(PersonPair(person, other, exact))
-                return True
-        return False
-
-    still_unpaired = [p for p in unpaired if not pair_first(p, lambda x, y: x.key == y.key, exact=True)]
+    still_unpaired = [p for p in unpaired if not _pair_first(p, free, apart, None, pairs)]
     for person in still_unpaired:
-        pair_first(person, lambda x, y: _same_person_name(x, y, freq), exact=False)
+        _pair_first(person, free, apart, freq, pairs)
     return pairs
+
+
+def _pair_first(
+    person: PersonName, free: list[PersonName], apart: tuple[PersonName | None, PersonName | None] | None,
+    freq: NameFrequencies | None, pairs: list[PersonPair],
+) -> bool:
+    """Pairs ``person`` with the first of ``free`` that has the same name as it sounds (``freq`` None)
+    or, given the name frequencies, one typing slip apart; False when none has."""
+    for other in free:
+        same = person.key == other.key if freq is None else _same_person_name(person, other, freq)
+        if same and (person, other) != apart and _middles_compatible(person, other):
+            free.remove(other)
+            pairs.append(PersonPair(person, other, freq is None))
+            return True
+    return False
 
 
 def _compare_rosters(
@@ -618,22 +658,31 @@ class KeyIndex:
 
     def __init__(self) -> None:
         self._positions: dict[str, list[int]] = {}
+        # The same keys as a set as well: a set probe touches half the memory of a dict probe, and
+        # a registry scan probes millions of keys that are mostly not there.
+        self._keys: set[str] = set()
 
     def add(self, position: int, keys: Iterable[str]) -> None:
         for key in keys:
-            self._positions.setdefault(key, []).append(position)
+            positions = self._positions.get(key)
+            if positions is None:
+                self._positions[key] = [position]
+                self._keys.add(key)
+            else:
+                positions.append(position)
 
-    def lookup(self, keys: Iterable[str]) -> list[int]:
+    def lookup(self, keys: Set[str]) -> list[int]:
         """Positions of the records whose shared keys make them candidates, in index order."""
-        get = self._positions.get
-        shared = [(key, positions) for key in keys if (positions := get(key))]
-        if len(shared) == 1:  # the common case for a registry row: settle it without counting
-            key, positions = shared[0]
-            return sorted(positions) if key_strength(key) >= CANDIDATE_STRENGTH else []
+        shared = self._keys.intersection(keys)
+        if not shared:
+            return []
+        if len(shared) == 1:  # the commonest case with a shared key: settle it without counting
+            (key,) = shared
+            return sorted(self._positions[key]) if key_strength(key) >= CANDIDATE_STRENGTH else []
         strength: dict[int, int] = {}
-        for key, positions in shared:
+        for key in shared:
             weight = key_strength(key)
-            for position in positions:
+            for position in self._positions[key]:
                 strength[position] = strength.get(position, 0) + weight
         return sorted(position for position, total in strength.items() if total >= CANDIDATE_STRENGTH)
 
@@ -696,11 +745,20 @@ def find_batch_duplicates(
     frequencies: NameFrequencies,
     weights: Weights = DEFAULT_WEIGHTS,
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
+    probes: KeyIndex | None = None,
 ) -> Iterator[Link]:
-    """Pairs of one batch that look like the same household (later record → earlier record)."""
-    index = KeyIndex()
+    """Pairs of one batch that look like the same household (later record → earlier record).
+
+    ``probes`` holds the batch's ``probe_keys`` by position, when the caller has indexed them already.
+    A record's blocking keys looked up among the others' probe keys find the same candidates as its
+    probe keys among their blocking keys: the name, ID and phone keys are the same either way, and
+    a cell is among the neighbours of another exactly when that one is among its own.
+    """
+    if probes is None:
+        probes = KeyIndex()
+        for position, p in enumerate(batch):
+            probes.add(position, probe_keys(p))
     for position, p in enumerate(batch):
-        earlier = index.lookup(probe_keys(p))
+        earlier = [i for i in probes.lookup(blocking_keys(p)) if i < position]
         scored = [(batch[i].record.record_id, score_pair(p, batch[i], frequencies, weights)) for i in earlier]
         yield from decide(p.record.record_id, scored, thresholds)
-        index.add(position, blocking_keys(p))

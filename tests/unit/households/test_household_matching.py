@@ -2,6 +2,7 @@ from dataclasses import replace
 
 import pytest
 
+from server.households import synthetic
 from server.households.matching import (
     CANDIDATE_STRENGTH,
     DEFAULT_THRESHOLDS,
@@ -14,6 +15,7 @@ from server.households.matching import (
     blocking_keys,
     decide,
     distance_m,
+    find_batch_duplicates,
     key_strength,
     prepare,
     probe_keys,
@@ -433,3 +435,23 @@ def test_key_index_lookup__shared_citizen_id_or_phone__candidate_on_its_own(key)
     index.add(7, {key})
     assert index.lookup({key}) == [7]
     assert key_strength(key) >= CANDIDATE_STRENGTH
+
+
+def test_find_batch_duplicates__generated_batch__candidates_where_probe_keys_meet_earlier_blocking_keys():
+    """Looking each record's blocking keys up among all probe keys finds what the rule says: the
+    earlier records whose blocking keys meet its probe keys."""
+    data = synthetic.generate(replace(synthetic.UNSEEN, registry_size=2000, incoming_size=1500))
+    batch = [prepare(r) for r in data.incoming]
+    frequencies = NameFrequencies()
+    for p in batch:
+        frequencies.add(p)
+    expected, earlier = [], KeyIndex()
+    for position, p in enumerate(batch):
+        scored = [(batch[i].record.record_id, score_pair(p, batch[i], frequencies))
+                  for i in earlier.lookup(probe_keys(p))]
+        expected.extend(decide(p.record.record_id, scored))
+        earlier.add(position, blocking_keys(p))
+    found = list(find_batch_duplicates(batch, frequencies))
+    assert len(expected) >= len(data.batch_duplicates) > 0
+    assert [(d.incoming_id, d.other_id, d.score, d.decision) for d in found] == [
+        (d.incoming_id, d.other_id, d.score, d.decision) for d in expected]
