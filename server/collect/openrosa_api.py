@@ -200,7 +200,7 @@ def submission(project_id: int) -> Response:
         # RV003 on this path too: a person (not a device: its households are kept wherever they lie and
         # reviewed there) cannot send a submission into units outside their scope.
         scope = visible_units(caller) if caller.role != "field_key" else None
-        if scope is not None and not queries.submission_in_scope(result.submission.id, scope):
+        if scope is not None and not queries.submission_in_scope(result.submission_id, scope):
             raise Problem("forbidden")
         headers = dict(OPENROSA_HEADERS)
         headers["X-OpenRosa-Accept-Content-Length"] = str(current_app.config["MAX_CONTENT_LENGTH"])
