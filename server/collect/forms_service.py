@@ -29,14 +29,19 @@ def blob_store() -> BlobStore:
     return store_for(current_app)
 
 
-def store_blob(data: bytes, content_type: str | None = None) -> int:
-    """Bytes to the store, then a Blob row (shared by identical content); returns the blob's id."""
+def store_bytes(data: bytes) -> StoredBlob:
+    """Bytes to the store, durably, before any row names them."""
     try:
-        stored: StoredBlob = blob_store().put(data)
+        return blob_store().put(data)
     except OSError as error:
         if error.errno not in (errno.ENOSPC, errno.EDQUOT):
             raise
         raise Problem("storage_full") from error  # the device keeps the submission and sends it again later
+
+
+def store_blob(data: bytes, content_type: str | None = None) -> int:
+    """Bytes to the store, then a Blob row (shared by identical content); returns the blob's id."""
+    stored = store_bytes(data)
     return queries.upsert_blob(stored.sha256, stored.md5, stored.size, content_type)
 
 

@@ -15,7 +15,7 @@ from flask import current_app
 
 from server.accounts.services import Caller, audit, audit_row
 from server.collect import queries
-from server.collect.forms_service import store_blob, xform_info
+from server.collect.forms_service import store_blob, store_bytes, xform_info
 from server.collect.models import Form, FormDef, Submission, SubmissionDef
 from server.errors import Problem
 from server.extensions import db
@@ -100,6 +100,12 @@ def ingest(form: Form, xml: bytes, uploads: list[Upload], caller: Caller, device
     form_def = form_def_for(form, parsed.version)
     if form.state == "closed":
         raise Problem("form_closed", form_id=form.xml_form_id)
+    if parsed.deprecated_id is None and queries.inserts_in_one_statement():
+        # Nearly every submission is a new instance: its rows go in at once, guarded against a known
+        # instanceID; only when that guard holds them back are the rules below needed.
+        stored = _store_new(form, form_def, xml, parsed, uploads, caller, device_id)
+        if stored is not None:
+            return _stored(stored)
     # Two copies of one new instance at once: the later insert hits the unique constraint and
     # transaction.run runs the request again, when it finds the first copy and answers as for a repeat.
     known = queries.defs_by_instances(form.id, [i for i in (parsed.instance_id, parsed.deprecated_id) if i])
@@ -124,43 +130,75 @@ def ingest(form: Form, xml: bytes, uploads: list[Upload], caller: Caller, device
     return _store_version(form, form_def, xml, parsed, uploads, caller, device_id, deprecated, outcome)
 
 
+@dataclass(frozen=True)
+class _Version:
+    """What every new version of a submission is made of, whichever way its rows are written."""
+
+    answers: dict[str, Any] | None
+    row: dict[str, Any]
+    expected: frozenset[str]
+    uploaded: dict[str, Upload]
+    details: dict[str, Any]
+
+    @property
+    def fields(self) -> dict[str, Any]:
+        return self.answers["fields"] if self.answers is not None else {}
+
+
+def _version(form: Form, form_def: FormDef, xml: bytes, parsed: ParsedSubmission, uploads: list[Upload],
+             caller: Caller) -> _Version:
+    info = xform_info(form_def)
+    answers, attention = _read(parsed, info.repeat_paths)
+    expected = frozenset(referenced_files(parsed.root, info.binary_paths))
+    uploaded = {u.name: u for u in uploads if u.name in expected}
+    row = {"form_id": form.id, "form_def_id": form_def.id, "instance_id": parsed.instance_id,
+           "deprecated_id": parsed.deprecated_id, "instance_name": parsed.instance_name, "xml": xml,
+           "current": True, "submitter_id": caller.actor.id, "attention": attention}
+    if answers is not None:
+        row["answers"] = answers
+    details = {"instanceId": parsed.instance_id, "form": form.xml_form_id, "deprecatedId": parsed.deprecated_id,
+               "attachments": sorted(uploaded)}
+    return _Version(answers, row, expected, uploaded, details)
+
+
+def _submission_row(form: Form, parsed: ParsedSubmission, caller: Caller, device_id: str | None,
+                    fields: dict[str, Any]) -> dict[str, Any]:
+    return {"form_id": form.id, "instance_id": parsed.instance_id, "submitter_id": caller.actor.id,
+            "device_id": device_id, "village_code": fields.get("village"), "commune_code": fields.get("commune")}
+
+
+def _store_new(form: Form, form_def: FormDef, xml: bytes, parsed: ParsedSubmission, uploads: list[Upload],
+               caller: Caller, device_id: str | None) -> IngestResult | None:
+    """A new instance's rows in one statement (PostgreSQL); None if its instanceID turned out to be known."""
+    outcome = decide(xml, parsed, Existing())
+    version = _version(form, form_def, xml, parsed, uploads, caller)
+    # Bytes first: no row may name a file before the file is stored.
+    stored = {name: (store_bytes(u.data), u.content_type) for name, u in version.uploaded.items()}
+    ids = queries.insert_new_submission(
+        _submission_row(form, parsed, caller, device_id, version.fields), version.row,
+        {name: stored.get(name) for name in version.expected},
+        audit_row("submission.create", caller.actor, "submission", None, version.details))
+    return None if ids is None else IngestResult(ids[0], ids[1], outcome)
+
+
 def _store_version(form: Form, form_def: FormDef, xml: bytes, parsed: ParsedSubmission, uploads: list[Upload],
                    caller: Caller, device_id: str | None, deprecated: SubmissionDef | None,
                    outcome: Outcome) -> IngestResult:
-    info = xform_info(form_def)
-    answers, attention = _read(parsed, info.repeat_paths)
-    expected = referenced_files(parsed.root, info.binary_paths)
-    uploaded = {u.name: u for u in uploads if u.name in expected}
+    version = _version(form, form_def, xml, parsed, uploads, caller)
     # Bytes first: no row may name a file before the file is stored.
-    blob_ids = {name: store_blob(u.data, u.content_type) for name, u in uploaded.items()}
+    blob_ids = {name: store_blob(u.data, u.content_type) for name, u in version.uploaded.items()}
     if deprecated is not None:
         for attachment in deprecated.attachments:
             blob_ids.setdefault(attachment.name, attachment.blob_id)
-    fields = answers["fields"] if answers is not None else {}
-    version = {"form_id": form.id, "form_def_id": form_def.id, "instance_id": parsed.instance_id,
-               "deprecated_id": parsed.deprecated_id, "instance_name": parsed.instance_name, "xml": xml,
-               "current": True, "submitter_id": caller.actor.id, "attention": attention}
-    if answers is not None:
-        version["answers"] = answers
-    attachments = {name: blob_ids.get(name) for name in expected}
-    details = {"instanceId": parsed.instance_id, "form": form.xml_form_id, "deprecatedId": parsed.deprecated_id,
-               "attachments": sorted(uploaded)}
     if outcome is Outcome.NEW:
         action = "submission.create"
-        submission = {"form_id": form.id, "instance_id": parsed.instance_id, "submitter_id": caller.actor.id,
-                      "device_id": device_id, "village_code": fields.get("village"),
-                      "commune_code": fields.get("commune")}
-        if queries.inserts_in_one_statement():
-            submission_id, def_id = queries.insert_new_submission(
-                submission, version, attachments, audit_row(action, caller.actor, "submission", None, details))
-            return _stored(IngestResult(submission_id, def_id, outcome))
-        submission_id = queries.insert_submission(submission)
+        submission_id = queries.insert_submission(_submission_row(form, parsed, caller, device_id, version.fields))
     else:
         action = "submission.update.version"
-        submission_id = _deprecate(deprecated, fields)
-    def_id = queries.insert_submission_def({**version, "submission_id": submission_id})
-    queries.insert_submission_attachments(def_id, attachments)
-    audit(action, caller.actor, "submission", submission_id, details)
+        submission_id = _deprecate(deprecated, version.fields)
+    def_id = queries.insert_submission_def({**version.row, "submission_id": submission_id})
+    queries.insert_submission_attachments(def_id, {name: blob_ids.get(name) for name in version.expected})
+    audit(action, caller.actor, "submission", submission_id, version.details)
     return _stored(IngestResult(submission_id, def_id, outcome))
 
 

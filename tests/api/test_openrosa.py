@@ -10,7 +10,7 @@ from lxml import etree
 from sqlalchemy import func, select
 
 from server.accounts.models import Audit
-from server.collect.models import Submission, SubmissionAttachment, SubmissionDef
+from server.collect.models import Blob, Submission, SubmissionAttachment, SubmissionDef
 from server.extensions import db
 from tests.factories import OPENROSA, build_world, device_post, submission_xml
 
@@ -285,6 +285,55 @@ def test_submission__new__every_row_written_and_audited(app, client, world):
         assert [(a.actor_id, a.actee_type, a.actee_id, a.details) for a in logged] == [(
             submission.submitter_id, "submission", str(submission.id),
             {"instanceId": "uuid:rows", "form": "demo", "deprecatedId": None, "attachments": ["house.jpg"]})]
+
+
+def test_submission__photo_already_stored__blob_row_shared(app, client, world):
+    """Two households photographed with the same bytes: one blob row, named by both attachments."""
+    for instance_id in ("uuid:first", "uuid:second"):
+        assert device_post(client, world, submission_xml(instance_id), {"house.jpg": b"same-jpeg"}).status_code == 201
+    with app.app_context():
+        blob_ids = db.session.scalars(select(SubmissionAttachment.blob_id)).all()
+        photo_rows = db.session.scalar(select(func.count()).select_from(Blob)
+                                       .where(Blob.sha256 == hashlib.sha256(b"same-jpeg").hexdigest()))
+    assert photo_rows == 1
+    assert len(blob_ids) == 2 and len(set(blob_ids)) == 1 and None not in blob_ids
+
+
+TWO_PHOTOS = """
+| survey |
+| | type | name | label |
+| | text | village | Thôn |
+| | image | front | Mặt trước |
+| | image | back | Mặt sau |
+| settings |
+| | form_id | version |
+| | photos | 1 |
+"""
+
+
+def test_submission__two_files_same_bytes__one_blob_both_attached(app, client):
+    world = build_world(app, forms={"photos": TWO_PHOTOS})
+    xml = (b'<data id="photos" version="1"><village>07210-01</village><front>front.jpg</front><back>back.jpg</back>'
+           b"<meta><instanceID>uuid:twice</instanceID></meta></data>")
+    response = device_post(client, world, xml, {"front.jpg": b"one-jpeg", "back.jpg": b"one-jpeg"})
+    assert response.status_code == 201
+    with app.app_context():
+        attached = db.session.execute(select(SubmissionAttachment.name, SubmissionAttachment.blob_id)
+                                      .order_by(SubmissionAttachment.name)).all()
+        photo_rows = db.session.scalar(select(func.count()).select_from(Blob)
+                                       .where(Blob.sha256 == hashlib.sha256(b"one-jpeg").hexdigest()))
+    assert photo_rows == 1
+    assert [name for name, _ in attached] == ["back.jpg", "front.jpg"]
+    assert attached[0].blob_id is not None and attached[0].blob_id == attached[1].blob_id
+
+
+def test_submission__instance_id_of_an_edit__409_nothing_added(app, client, world):
+    """An instanceID already taken by a later version of another submission is not a new submission."""
+    device_post(client, world, submission_xml("uuid:a1"))
+    device_post(client, world, submission_xml("uuid:a2", deprecated_id="uuid:a1"))
+    response = device_post(client, world, submission_xml("uuid:a2", head="Trần Thị Bình"))
+    assert response.status_code == 409
+    assert _counts(app)[:2] == (1, 2)
 
 
 def test_submission__ten_identical_in_parallel__exactly_one(app, world):
