@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from server.extensions import db
@@ -122,7 +122,10 @@ class SubmissionDef(db.Model):
 
     __tablename__ = "submission_defs"
     __table_args__ = (UniqueConstraint("form_id", "instance_id"),
-                      Index("ix_submission_defs_current", "submission_id", "current"))
+                      Index("ix_submission_defs_current", "submission_id", "current"),
+                      # One current version per submission, whatever races the code loses.
+                      Index("ux_submission_defs_one_current", "submission_id", unique=True,
+                            postgresql_where=text("current"), sqlite_where=text("current")))
     id: Mapped[int] = mapped_column(primary_key=True)
     submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"))
     form_id: Mapped[int] = mapped_column(ForeignKey("forms.id"))

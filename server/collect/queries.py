@@ -5,7 +5,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Insert, Select, bindparam, func, insert, or_, select, text
+from sqlalchemy import Insert, Select, bindparam, func, insert, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import aliased, defer, joinedload
@@ -186,6 +186,18 @@ def insert_submission_attachments(submission_def_id: int, blob_ids: dict[str, in
         db.session.execute(_INSERT_ATTACHMENT,
                            [{"submission_def_id": submission_def_id, "name": name, "blob_id": blob_id}
                             for name, blob_id in sorted(blob_ids.items())])
+
+
+_RETIRE_VERSION = (update(SubmissionDef.__table__)
+                   .where(_SUBMISSION_DEFS.id == bindparam("def_id"), _SUBMISSION_DEFS.current.is_(True))
+                   .values(current=False))
+
+
+def retire_version(def_id: int) -> bool:
+    """Marks a current version as no longer current; False if it already was not. The condition is
+    checked against the row as it is once any other writer of it has committed: of two edits of one
+    version sent at once, exactly one gets True."""
+    return db.session.execute(_RETIRE_VERSION, {"def_id": def_id}).rowcount == 1
 
 
 # A new submission's rows as one statement on PostgreSQL: one round trip and one execution instead of

@@ -1,7 +1,9 @@
 """Taking submissions in: raw first, then reading, never losing. Never commits.
 
 The ingest path is the busiest in the product (tens of thousands of phones in a review window), so it
-keeps its database round trips few: one look-up of the instance, one insert per row, one audit row.
+keeps its database round trips few: on PostgreSQL a new instance's rows (blobs, submission, version,
+attachments, audit) are one statement that holds back if the instanceID is known; otherwise, and on
+SQLite, one look-up of the instances concerned, then one insert per table.
 """
 
 from __future__ import annotations
@@ -204,13 +206,16 @@ def _store_version(form: Form, form_def: FormDef, xml: bytes, parsed: ParsedSubm
 
 def _deprecate(deprecated: SubmissionDef, fields: dict[str, Any]) -> int:
     """The edited submission's id, once its old version has stopped being current."""
+    if not queries.retire_version(deprecated.id):
+        # Another edit of the same version was taken in while this one was read: this one is stale.
+        raise Problem("stale_edit", deprecated_id=deprecated.instance_id)
+    db.session.expire(deprecated, ["current"])
     submission = deprecated.submission
-    deprecated.current = False
     submission.review_state = "edited"
     submission.updated_at = utcnow()
     submission.village_code = fields.get("village") or submission.village_code
     submission.commune_code = fields.get("commune") or submission.commune_code
-    db.session.flush()  # before the new version is written: one current version per submission
+    db.session.flush()  # the submission's new state goes in before its new version
     db.session.expire(submission, ["defs"])
     return submission.id
 

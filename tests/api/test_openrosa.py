@@ -8,6 +8,7 @@ import threading
 import pytest
 from lxml import etree
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from server.accounts.models import Audit
 from server.collect.models import Blob, Submission, SubmissionAttachment, SubmissionDef
@@ -353,6 +354,42 @@ def test_submission__ten_identical_in_parallel__exactly_one(app, world):
         thread.join()
     assert statuses == [201] * 10
     assert _counts(app) == (1, 1, 1)
+
+
+def test_submission__two_edits_of_one_version_in_parallel__one_current(app, world):
+    """Two phones edit the same version at once: one edit wins, the other is stale (409), and the
+    submission never has two current versions."""
+    assert device_post(app.test_client(), world, submission_xml("uuid:base")).status_code == 201
+    statuses: list[int] = []
+    barrier = threading.Barrier(6)
+
+    def edit(number: int) -> None:
+        client = app.test_client()
+        xml = submission_xml(f"uuid:edit{number}", deprecated_id="uuid:base", head=f"Nguyễn Văn Số {number}")
+        barrier.wait()
+        statuses.append(device_post(client, world, xml).status_code)
+
+    threads = [threading.Thread(target=edit, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses) == [201] + [409] * 5
+    with app.app_context():
+        current = db.session.scalars(select(SubmissionDef.instance_id).where(SubmissionDef.current)).all()
+    assert len(current) == 1 and current[0].startswith("uuid:edit")
+    assert _counts(app)[:2] == (1, 2)
+
+
+def test_submission_defs__second_current_version__refused_by_database(app, client, world):
+    device_post(client, world, submission_xml("uuid:a1"))
+    with app.app_context():
+        first = db.session.scalar(select(SubmissionDef))
+        db.session.add(SubmissionDef(submission_id=first.submission_id, form_id=first.form_id,
+                                     form_def_id=first.form_def_id, instance_id="uuid:a2", xml=b"<a/>", current=True))
+        with pytest.raises(IntegrityError):
+            db.session.flush()
+        db.session.rollback()
 
 
 def test_submission__later_stage_fails__kept_and_marked_for_attention(app, client, world, monkeypatch):
