@@ -54,15 +54,16 @@ def migrate(config: dict[str, object]) -> None:
 
 
 @contextmanager
-def gunicorn(config: dict[str, object], workers: int = 4, threads: int = 2) -> Iterator[str]:
+def gunicorn(config: dict[str, object], workers: int = 4, threads: int = 2, app: str = "wsgi:app",
+             cwd: Path = ROOT) -> Iterator[str]:
     port = free_port()
     env = dict(os.environ)
     env.update({key: str(value) for key, value in config.items()})
     log = tempfile.NamedTemporaryFile(prefix="gunicorn-", suffix=".log", delete=False)
     process = subprocess.Popen(
         [str(ROOT / ".venv/bin/gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-         "--threads", str(threads), "--worker-class", "gthread", "--no-control-socket", "wsgi:app"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+         "--threads", str(threads), "--worker-class", "gthread", "--no-control-socket", app],
+        cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.time() + 30
