@@ -255,7 +255,10 @@ def insert_new_submission(submission: dict[str, Any], version: dict[str, Any],
     submission's id. Returns (submission id, version id), or None if the instanceID is already known."""
     names = sorted(files)
     uploaded = {name: pair for name, pair in files.items() if pair is not None}
-    blobs = dict((stored.sha256, (stored, content_type)) for stored, content_type in uploaded.values())
+    # One row per content, in one order for every request: two submissions sharing photos lock their
+    # blob rows in the same order and cannot deadlock.
+    blobs = dict(sorted(((stored.sha256, (stored, content_type)) for stored, content_type in uploaded.values()),
+                        key=lambda item: item[0]))
     row = db.session.execute(_INSERT_NEW_SUBMISSION_POSTGRESQL, {
         **submission, **version, "created_at": utcnow(), "answers": _json(version.get("answers")),
         "blob_sha256": list(blobs), "blob_md5": [stored.md5 for stored, _ in blobs.values()],
