@@ -201,23 +201,26 @@ def retire_version(def_id: int) -> bool:
 
 
 # A new submission's rows as one statement on PostgreSQL: one round trip and one execution instead of
-# six, on the request that every phone makes most. It inserts nothing when the instanceID is already
-# known (as any version of a submission of the form); the caller then applies the full rules. Blobs are
-# upserted with DO UPDATE so that RETURNING names the row whether it is new or was already there.
+# six, on the request that every phone makes most. ``fresh`` holds one row only while the instanceID is
+# unknown (as any version of a submission of the form): otherwise nothing is written, not even a blob
+# row, and the caller applies the full rules. Blobs are upserted with DO UPDATE so that RETURNING names
+# the row whether it is new or was already there.
 _INSERT_NEW_SUBMISSION_POSTGRESQL = text("""
-WITH new_blobs AS (
+WITH fresh AS (
+    SELECT WHERE NOT EXISTS (SELECT 1 FROM submission_defs
+                             WHERE form_id = CAST(:form_id AS integer) AND instance_id = CAST(:instance_id AS varchar))
+), new_blobs AS (
     INSERT INTO blobs (sha256, md5, size, content_type, created_at)
     SELECT blob.sha256, blob.md5, blob.size, blob.content_type, CAST(:created_at AS timestamptz)
-    FROM unnest(CAST(:blob_sha256 AS varchar[]), CAST(:blob_md5 AS varchar[]), CAST(:blob_size AS integer[]),
-                CAST(:blob_content_type AS varchar[])) AS blob(sha256, md5, size, content_type)
+    FROM fresh, unnest(CAST(:blob_sha256 AS varchar[]), CAST(:blob_md5 AS varchar[]), CAST(:blob_size AS integer[]),
+                       CAST(:blob_content_type AS varchar[])) AS blob(sha256, md5, size, content_type)
     ON CONFLICT (sha256) DO UPDATE SET sha256 = EXCLUDED.sha256
     RETURNING id, sha256
 ), new_submission AS (
     INSERT INTO submissions (form_id, instance_id, submitter_id, device_id, village_code, commune_code, created_at)
     SELECT CAST(:form_id AS integer), CAST(:instance_id AS varchar), :submitter_id, CAST(:device_id AS varchar),
            CAST(:village_code AS varchar), CAST(:commune_code AS varchar), CAST(:created_at AS timestamptz)
-    WHERE NOT EXISTS (SELECT 1 FROM submission_defs
-                      WHERE form_id = CAST(:form_id AS integer) AND instance_id = CAST(:instance_id AS varchar))
+    FROM fresh
     RETURNING id
 ), new_version AS (
     INSERT INTO submission_defs (submission_id, form_id, form_def_id, instance_id, deprecated_id, instance_name,

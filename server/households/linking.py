@@ -22,8 +22,8 @@ import math
 import mmap
 import multiprocessing
 import os
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Generator, Iterable, Iterator
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -97,8 +97,8 @@ class _Columns:
 
 
 def _read_columns(path: Path) -> _Columns:
-    with path.open(newline="", encoding="utf-8-sig") as f:
-        return _Columns.of(next(csv.reader(f), []), path)
+    with closing(_streamed_rows(path)) as rows:
+        return _Columns.of(next(rows, []), path)
 
 
 def _line_ends(text: bytes) -> int:
@@ -185,15 +185,14 @@ def _row_keys(row: list[str], c: _Columns) -> set[str]:
 
 def read_records(path: Path) -> Iterator[HouseholdRecord]:
     """Household records from a CSV, one at a time, strings in NFC."""
-    with path.open(newline="", encoding="utf-8-sig") as f:
-        reader = csv.reader(f)
-        columns = _Columns.of(next(reader, []), path)
-        for number, row in enumerate(reader, start=1):  # the header is row 0
-            try:
-                record = _record(row, columns)
-            except _CellError as error:
-                raise _format_error(path, 0, number, error) from None
-            yield record
+    rows = _streamed_rows(path)
+    columns = _Columns.of(next(rows, []), path)
+    for number, row in enumerate(rows, start=1):  # the header is row 0
+        try:
+            record = _record(row, columns)
+        except _CellError as error:
+            raise _format_error(path, 0, number, error) from None
+        yield record
 
 
 def _cell(value: object) -> str:
@@ -266,7 +265,7 @@ def _read_share(path: Path, share: _Share) -> list[list[str]]:
     return list(csv.reader(io.StringIO(text, newline="")))
 
 
-def _streamed_rows(path: Path) -> Iterator[list[str]]:
+def _streamed_rows(path: Path) -> Generator[list[str], None, None]:
     """Every row of the file (the header too), one at a time: a whole registry is never held."""
     with path.open(newline="", encoding="utf-8-sig") as f:
         yield from csv.reader(f)
@@ -336,7 +335,7 @@ class _Scanned:
 
 
 def _scan(batch: _Batch, path: Path, columns: _Columns, share: _Share, progress: Progress | None) -> _Scanned:
-    """Scores the batch against one share of the registry (the whole file is streamed)."""
+    """Scores the batch against one share of the registry (a share that is the whole file is streamed)."""
     rows: Iterable[list[str]]
     if share.start == 0 and share.last:
         rows = _streamed_rows(path)

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 from lxml import etree
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from server.accounts.models import Audit
@@ -298,6 +298,22 @@ def test_submission__photo_already_stored__blob_row_shared(app, client, world):
                                        .where(Blob.sha256 == hashlib.sha256(b"same-jpeg").hexdigest()))
     assert photo_rows == 1
     assert len(blob_ids) == 2 and len(set(blob_ids)) == 1 and None not in blob_ids
+
+
+def test_submission__repeat_of_known_instance__blob_row_not_rewritten(app, client, world):
+    """A phone resending what was already taken in (its answer was lost) writes nothing, not even the
+    version of a blob row that a blind upsert would leave behind."""
+    xml = submission_xml("uuid:again")
+    assert device_post(client, world, xml, {"house.jpg": b"jpeg-bytes"}).status_code == 201
+    with app.app_context():
+        if db.session.get_bind().dialect.name != "postgresql":
+            pytest.skip("row versions (xmin) exist on PostgreSQL only")
+        row_version = text("SELECT xmin::text FROM blobs WHERE sha256 = :sha256")
+        sha256 = hashlib.sha256(b"jpeg-bytes").hexdigest()
+        before = db.session.scalar(row_version, {"sha256": sha256})
+    assert device_post(client, world, xml, {"house.jpg": b"jpeg-bytes"}).status_code == 201
+    with app.app_context():
+        assert db.session.scalar(row_version, {"sha256": sha256}) == before
 
 
 TWO_PHOTOS = """
